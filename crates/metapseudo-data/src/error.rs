@@ -1,0 +1,34 @@
+//! Errors of the data layer: each names the file, record or option at fault.
+
+use std::path::PathBuf;
+
+/// Anything that can go wrong while reading, splitting or sampling data.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// A CSV cell or row is malformed.
+    #[error("{path}: line {line}, column {column}: {message}")]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// 1-based column number (0 when the whole row is at fault).
+        column: usize,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A data specification or option is invalid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Shorthand for results of the data layer.
+pub type Result<T> = std::result::Result<T, DataError>;
