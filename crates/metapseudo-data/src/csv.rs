@@ -29,9 +29,7 @@ impl std::str::FromStr for LabelColumn {
             "first" => LabelColumn::First,
             t => match t.parse::<usize>() {
                 Ok(0) => {
-                    return Err(DataError::Invalid(
-                        "label column numbers start at 1".into(),
-                    ));
+                    return Err(DataError::Invalid("label column numbers start at 1".into()));
                 }
                 Ok(n) => LabelColumn::Number(n),
                 Err(_) => LabelColumn::Name(t.to_string()),
@@ -199,7 +197,11 @@ pub fn parse_csv(text: &str, path: &Path, opts: &CsvOptions) -> Result<CsvTable>
         raw_labels.push(if l.is_empty() { None } else { Some(l) });
     }
     if raw_labels.is_empty() {
-        return Err(err(*first_line, 0, "the file has a header but no data rows".into()));
+        return Err(err(
+            *first_line,
+            0,
+            "the file has a header but no data rows".into(),
+        ));
     }
     let mut classes: Vec<&str> = raw_labels.iter().flatten().copied().collect();
     let all_int = classes.iter().all(|c| c.parse::<i64>().is_ok());
@@ -326,7 +328,11 @@ mod tests {
 
     #[test]
     fn header_is_detected_and_empty_labels_are_unlabeled() {
-        let t = parse("a,b,class\n1,2,cat\n3,4,\n5,6,dog\n", &CsvOptions::default()).unwrap();
+        let t = parse(
+            "a,b,class\n1,2,cat\n3,4,\n5,6,dog\n",
+            &CsvOptions::default(),
+        )
+        .unwrap();
         assert_eq!(t.feature_names, vec!["a", "b"]);
         assert_eq!(t.classes, vec!["cat", "dog"]);
         assert_eq!(t.samples.features, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
@@ -365,15 +371,23 @@ mod tests {
         let e = parse("1,2,0\n3,1\n", &CsvOptions::default())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("line 2") && e.contains("expected 3 columns"), "{e}");
-        let e = parse("1,inf,0\n", &CsvOptions::default()).unwrap_err().to_string();
+        assert!(
+            e.contains("line 2") && e.contains("expected 3 columns"),
+            "{e}"
+        );
+        let e = parse("1,inf,0\n", &CsvOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a finite number"), "{e}");
         let opts = CsvOptions {
             label_column: LabelColumn::Name("label".into()),
             header: None,
         };
         let e = parse("a,b\n1,2\n", &opts).unwrap_err().to_string();
-        assert!(e.contains("no column named 'label'") && e.contains("a, b"), "{e}");
+        assert!(
+            e.contains("no column named 'label'") && e.contains("a, b"),
+            "{e}"
+        );
         let e = parse("", &CsvOptions::default()).unwrap_err().to_string();
         assert!(e.contains("no rows"), "{e}");
     }
@@ -385,7 +399,11 @@ mod tests {
         let path = dir.join("points.csv");
         let mut text = String::from("x,y,label\n");
         for i in 0..40 {
-            let label = if i % 4 == 3 { String::new() } else { (i % 2).to_string() };
+            let label = if i % 4 == 3 {
+                String::new()
+            } else {
+                (i % 2).to_string()
+            };
             text.push_str(&format!("{i},{},{label}\n", i * 2));
         }
         std::fs::write(&path, text).unwrap();

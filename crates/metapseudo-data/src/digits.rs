@@ -62,7 +62,10 @@ mod tests {
         assert_eq!(d.train.len(), 1347);
         assert_eq!(d.test.len(), 450);
         assert_eq!(d.dim(), 64);
-        assert_eq!(d.classes, (0..10).map(|c| c.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            d.classes,
+            (0..10).map(|c| c.to_string()).collect::<Vec<_>>()
+        );
         let counts = d.test.class_counts(10);
         assert_eq!(counts.iter().sum::<usize>(), 450);
         assert!(counts.iter().all(|&n| (43..=46).contains(&n)), "{counts:?}");

@@ -47,8 +47,16 @@ fn draw(n: usize, noise: f64, rng: &mut Rng) -> Samples {
 
 /// Generates the two-moons data set.
 pub fn moons(opts: &MoonsOptions) -> Dataset {
-    let train = draw(opts.train_size, opts.noise, &mut Rng::stream(opts.seed, "moons/train"));
-    let test = draw(opts.test_size, opts.noise, &mut Rng::stream(opts.seed, "moons/test"));
+    let train = draw(
+        opts.train_size,
+        opts.noise,
+        &mut Rng::stream(opts.seed, "moons/train"),
+    );
+    let test = draw(
+        opts.test_size,
+        opts.noise,
+        &mut Rng::stream(opts.seed, "moons/test"),
+    );
     Dataset {
         name: "moons".into(),
         train,

@@ -116,7 +116,9 @@ impl TabularPipeline {
             .map(|&i| self.samples.labels[i].expect("labeled pool holds labeled samples"))
             .collect();
         let labeled = self.gather(&li, self.opts.weak);
-        let ui = self.unlabeled.next_batch(self.opts.batch_size * self.opts.mu);
+        let ui = self
+            .unlabeled
+            .next_batch(self.opts.batch_size * self.opts.mu);
         let unlabeled_weak = self.gather(&ui, self.opts.weak);
         let unlabeled_strong = self.gather(&ui, self.opts.strong);
         Batch {

@@ -114,10 +114,7 @@ pub fn stratified_holdout(
     let by_class = indices_by_class(labels, num_classes);
     let n: usize = by_class.iter().map(Vec::len).sum();
     let target = (fraction * n as f64).ceil() as usize;
-    let exact: Vec<f64> = by_class
-        .iter()
-        .map(|v| v.len() as f64 * fraction)
-        .collect();
+    let exact: Vec<f64> = by_class.iter().map(|v| v.len() as f64 * fraction).collect();
     let mut take: Vec<usize> = exact.iter().map(|x| x.floor() as usize).collect();
     let mut order: Vec<usize> = (0..num_classes).collect();
     order.sort_by(|&a, &b| {
@@ -190,7 +187,8 @@ mod tests {
             .map(|k| t.iter().filter(|&&i| l[i] == Some(k)).count())
             .collect();
         assert!(per.iter().all(|&n| n == 2 || n == 3), "{per:?}");
-        let p = select_labeled(&l, &names(3), LabelBudget::Percent(20.0), &mut Rng::new(1)).unwrap();
+        let p =
+            select_labeled(&l, &names(3), LabelBudget::Percent(20.0), &mut Rng::new(1)).unwrap();
         assert_eq!(p.len(), 6);
     }
 
@@ -206,7 +204,9 @@ mod tests {
             .to_string();
         assert!(e.contains("only 7"), "{e}");
         assert!(select_labeled(&l, &names(2), LabelBudget::PerClass(0), &mut Rng::new(1)).is_err());
-        assert!(select_labeled(&l, &names(2), LabelBudget::Percent(150.0), &mut Rng::new(1)).is_err());
+        assert!(
+            select_labeled(&l, &names(2), LabelBudget::Percent(150.0), &mut Rng::new(1)).is_err()
+        );
     }
 
     #[test]

@@ -1,1 +1,14 @@
-pub use burn;
+//! metapseudo: semi-supervised learning with Meta Pseudo Labels and its family, on Burn.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod eval;
+pub mod io;
+pub mod losses;
+pub mod methods;
+pub mod models;
+pub mod optim;
+pub mod params;
+pub mod train;
+
+pub use metapseudo_data as data;

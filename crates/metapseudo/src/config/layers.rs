@@ -1,0 +1,248 @@
+//! Building the effective configuration from layers: defaults < preset < file < `--set` < flags.
+
+use super::{Config, presets};
+use anyhow::{Context, Result, bail};
+use std::path::Path;
+use toml::{Table, Value};
+
+/// Everything the user said about the configuration, before it is resolved.
+#[derive(Clone, Debug, Default)]
+pub struct ConfigLayers {
+    /// `--preset NAME`, if given.
+    pub preset: Option<String>,
+    /// `--config FILE`, parsed.
+    pub file: Option<Table>,
+    /// `--set key=value` pairs, in order.
+    pub sets: Vec<(String, Value)>,
+    /// The CLI shortcut flags, as `key=value` pairs applied last.
+    pub flags: Vec<(String, Value)>,
+}
+
+/// Reads a TOML configuration file.
+pub fn read_config_file(path: &Path) -> Result<Table> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    text.parse::<Table>()
+        .with_context(|| format!("{} is not valid TOML", path.display()))
+}
+
+/// Parses one `key=value` override; the value is read as TOML (a number, boolean, array,
+/// inline table or quoted string) and otherwise taken as a bare string.
+pub fn parse_set(arg: &str) -> Result<(String, Value)> {
+    let Some((key, raw)) = arg.split_once('=') else {
+        bail!("--set expects key=value, got '{arg}'");
+    };
+    let key = key.trim().to_string();
+    let raw = raw.trim();
+    let value = format!("v = {raw}")
+        .parse::<Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| Value::String(raw.to_string()));
+    Ok((key, value))
+}
+
+/// Sets `dotted.key` in `table`, refusing keys the configuration does not have.
+fn set_key(table: &mut Table, key: &str, value: Value, source: &str) -> Result<()> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut cur = table;
+    for (i, part) in parts.iter().enumerate() {
+        let valid: Vec<String> = cur.keys().cloned().collect();
+        let Some(entry) = cur.get_mut(*part) else {
+            let prefix = parts[..i].join(".");
+            let at = if prefix.is_empty() {
+                "the configuration".to_string()
+            } else {
+                format!("[{prefix}]")
+            };
+            bail!(
+                "unknown option '{key}' ({source}); valid keys in {at}: {}",
+                valid.join(", ")
+            );
+        };
+        if i + 1 == parts.len() {
+            if entry.is_table() && !value.is_table() {
+                bail!("option '{key}' ({source}) is a section; set one of its keys instead");
+            }
+            *entry = coerce(entry, value);
+            return Ok(());
+        }
+        cur = entry
+            .as_table_mut()
+            .with_context(|| format!("option '{key}' ({source}): '{part}' is not a section"))?;
+    }
+    Ok(())
+}
+
+/// Lets `--set lr=1` fill a float option and `--set name=3` a string option.
+fn coerce(existing: &Value, value: Value) -> Value {
+    match (existing, value) {
+        (Value::Float(_), Value::Integer(i)) => Value::Float(i as f64),
+        (Value::String(_), Value::Integer(i)) => Value::String(i.to_string()),
+        (Value::String(_), Value::Float(f)) => Value::String(f.to_string()),
+        (Value::String(_), Value::Boolean(b)) => Value::String(b.to_string()),
+        (_, v) => v,
+    }
+}
+
+/// Merges `overlay` into `base`, key by key, refusing unknown keys.
+fn merge(base: &mut Table, overlay: &Table, prefix: &str, source: &str) -> Result<()> {
+    for (k, v) in overlay {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match (base.get_mut(k), v) {
+            (Some(Value::Table(b)), Value::Table(o)) => merge(b, o, &key, source)?,
+            _ => set_key(base, k, v.clone(), source).map_err(|e| {
+                anyhow::anyhow!(
+                    e.to_string()
+                        .replace(&format!("'{k}'"), &format!("'{key}'"))
+                )
+            })?,
+        }
+    }
+    Ok(())
+}
+
+fn string_at<'a>(t: &'a Table, key: &str) -> Option<&'a str> {
+    let mut cur = t;
+    let parts: Vec<&str> = key.split('.').collect();
+    for p in &parts[..parts.len() - 1] {
+        cur = cur.get(*p)?.as_table()?;
+    }
+    cur.get(*parts.last()?)?.as_str()
+}
+
+impl ConfigLayers {
+    /// The value a key gets from the user's layers (flags over sets over file), if any.
+    fn user_string(&self, key: &str) -> Option<String> {
+        let from_pairs = |pairs: &[(String, Value)]| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .and_then(|(_, v)| v.as_str().map(String::from))
+        };
+        from_pairs(&self.flags)
+            .or_else(|| from_pairs(&self.sets))
+            .or_else(|| {
+                self.file
+                    .as_ref()
+                    .and_then(|f| string_at(f, key).map(String::from))
+            })
+    }
+
+    /// Resolves the layers into a validated configuration.
+    pub fn resolve(&self) -> Result<Config> {
+        let data_spec = self
+            .user_string("data.spec")
+            .unwrap_or_else(|| Config::default().data.spec);
+        let preset = self
+            .preset
+            .clone()
+            .or_else(|| self.user_string("preset"))
+            .unwrap_or_else(|| presets::preset_for_data(&data_spec).to_string());
+        let mut table = Table::try_from(Config::default()).expect("the default config serialises");
+        let preset_table = presets::preset_table(&preset)?;
+        merge(&mut table, &preset_table, "", &format!("preset '{preset}'"))?;
+        if let Some(file) = &self.file {
+            merge(&mut table, file, "", "config file")?;
+        }
+        for (k, v) in &self.sets {
+            set_key(&mut table, k, v.clone(), "--set")?;
+        }
+        for (k, v) in &self.flags {
+            set_key(&mut table, k, v.clone(), "command-line flag")?;
+        }
+        table.insert("preset".into(), Value::String(preset));
+        let config: Config = Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                anyhow::anyhow!("invalid configuration: {}", e.message())
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order_and_record_the_preset() {
+        let layers = ConfigLayers {
+            file: Some("seed = 5\n[train]\nsteps = 10\n".parse().unwrap()),
+            sets: vec![
+                parse_set("train.steps=20").unwrap(),
+                parse_set("student_optim.lr=1").unwrap(),
+            ],
+            flags: vec![("seed".into(), Value::Integer(9))],
+            ..Default::default()
+        };
+        let c = layers.resolve().unwrap();
+        assert_eq!(c.preset, "moons");
+        assert_eq!(c.train.steps, 20);
+        assert_eq!(c.seed, 9);
+        assert_eq!(c.student_optim.lr, 1.0);
+        assert_eq!(c.model.activation, "sigmoid");
+        let digits = ConfigLayers {
+            flags: vec![("data.spec".into(), Value::String("digits".into()))],
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(digits.preset, "digits");
+    }
+
+    #[test]
+    fn unknown_options_and_bad_values_are_named() {
+        let bad = |sets: &[&str]| {
+            ConfigLayers {
+                sets: sets.iter().map(|s| parse_set(s).unwrap()).collect(),
+                ..Default::default()
+            }
+            .resolve()
+            .unwrap_err()
+            .to_string()
+        };
+        let e = bad(&["train.stepz=3"]);
+        assert!(e.contains("train.stepz") && e.contains("steps"), "{e}");
+        let e = bad(&["method=fixmatch"]);
+        assert!(
+            e.contains("fixmatch") && e.contains("supervised, pseudo-label"),
+            "{e}"
+        );
+        let e = bad(&["train.steps=abc"]);
+        assert!(e.contains("invalid configuration"), "{e}");
+        let e = bad(&["mpl.sign=up"]);
+        assert!(e.contains("mpl.sign") && e.contains("old-minus-new"), "{e}");
+        let e = ConfigLayers {
+            file: Some("[model]\nwidth = 3\n".parse().unwrap()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("model.width") && e.contains("config file"),
+            "{e}"
+        );
+        assert!(parse_set("novalue").is_err());
+    }
+
+    #[test]
+    fn saved_config_round_trips() {
+        let c = ConfigLayers::default().resolve().unwrap();
+        let text = c.to_toml();
+        let back = ConfigLayers {
+            file: Some(text.parse().unwrap()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(back, c);
+    }
+}

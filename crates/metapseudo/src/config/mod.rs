@@ -1,0 +1,493 @@
+//! The run configuration: every option with its documented default.
+//!
+//! The defaults are those of `ALGORITHMS.md` (the reference MPL recipe). A preset
+//! ([`presets`](crate::config::presets)), chosen from the data unless named, adapts them to the
+//! data at hand (the two-moons preset is the paper's figure-1 recipe); a TOML file,
+//! `--set key=value` and CLI flags override them in that order. The effective configuration is saved as
+//! `config.toml` in every run folder.
+
+pub mod layers;
+pub mod presets;
+
+use metapseudo_data::augment::NoiseView;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Preset the defaults came from (`moons`, `digits`, `tabular`); recorded for the reader.
+    pub preset: String,
+    /// Training method: `supervised`, `pseudo-label`, `uda`, `mpl` or `smpl`.
+    pub method: String,
+    /// Run seed: labeled subset, initialisation, batch order and augmentation.
+    pub seed: u64,
+    /// Data set and split.
+    pub data: DataConfig,
+    /// Views of unlabeled (and labeled) samples.
+    pub augment: AugmentConfig,
+    /// Network.
+    pub model: ModelConfig,
+    /// Loop length, batches, evaluation, checkpoints and EMA.
+    pub train: TrainConfig,
+    /// Optimiser and schedule of the teacher (and of SMPL's second, teacher-role step).
+    pub teacher_optim: OptimConfig,
+    /// Optimiser and schedule of the student (the single model of one-model methods, and SMPL's
+    /// first step).
+    pub student_optim: OptimConfig,
+    /// Meta Pseudo Labels options (also used by SMPL).
+    pub mpl: MplConfig,
+    /// UDA consistency options (the teacher's own loss inside MPL, and the `uda` method).
+    pub uda: UdaConfig,
+    /// Threshold pseudo-labelling options.
+    pub pseudo_label: PseudoLabelConfig,
+}
+
+/// Data set and labeled split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// `moons`, `digits` or `csv:PATH`.
+    pub spec: String,
+    /// Labeled samples per class (0: unset). Exactly one of the three label budgets is set.
+    pub labels_per_class: usize,
+    /// Labeled samples in total, spread evenly over classes (0: unset).
+    pub labels: usize,
+    /// Percentage of each class's samples that keep their label (0: unset).
+    pub labels_percent: f64,
+    /// Whether labeled samples are also in the unlabeled pool (the reference MPL code: yes).
+    pub unlabeled_includes_labeled: bool,
+    /// Feature normalisation fitted on the training pool: `standardize` or `none`.
+    pub normalize: String,
+    /// Seed of generated data and of held-out test splits; independent of the run's `seed`.
+    pub data_seed: u64,
+    /// Two-moons training points.
+    pub moons_train_size: usize,
+    /// Two-moons test points.
+    pub moons_test_size: usize,
+    /// Two-moons coordinate noise (standard deviation).
+    pub moons_noise: f64,
+    /// CSV: label column (`last`, `first`, a 1-based number, or a header name).
+    pub label_column: String,
+    /// CSV: `auto` (detect), `yes` or `no`.
+    pub header: String,
+    /// CSV: file with the test rows; empty to hold out `test_fraction` of the labeled rows.
+    pub test_path: String,
+    /// CSV: fraction of labeled rows held out as the test split when there is no test file.
+    pub test_fraction: f64,
+}
+
+/// The weak and strong views (noise augmentation for non-image data).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AugmentConfig {
+    /// Weak view, applied to labeled samples and to the weak copy of unlabeled ones.
+    pub weak: NoiseView,
+    /// Strong view of unlabeled samples.
+    pub strong: NoiseView,
+}
+
+/// The network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Registry name (see `metapseudo models`).
+    pub name: String,
+    /// Hidden layer widths of the MLP.
+    pub hidden: Vec<usize>,
+    /// Hidden activation: `relu` or `sigmoid`.
+    pub activation: String,
+    /// Initialisation: `uniform` (U(-init_range, init_range), the MPL two-moons paper) or
+    /// `kaiming` (PyTorch's default for linear layers).
+    pub init: String,
+    /// Half-width of the uniform initialisation.
+    pub init_range: f64,
+}
+
+/// Loop length, batch sizes, evaluation, checkpoints and EMA.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Training steps (one step = one labeled batch and its unlabeled batch).
+    pub steps: u64,
+    /// Labeled samples per batch.
+    pub batch_size: usize,
+    /// Unlabeled samples per labeled sample in a batch.
+    pub mu: usize,
+    /// Label smoothing of the supervised and student cross entropies (`CE_ls`).
+    pub label_smoothing: f64,
+    /// Write a metrics line every this many steps.
+    pub log_every: u64,
+    /// Evaluate on the test split every this many steps (0: only at the end).
+    pub eval_every: u64,
+    /// Write a checkpoint every this many steps (0: only at the end and at `--stop-at`).
+    pub checkpoint_every: u64,
+    /// EMA decay of the student's weights (0: no EMA model).
+    pub ema_decay: f64,
+    /// Which evaluated model `summary.json` reports: `ema`, `student` or `teacher`.
+    pub report: String,
+    /// Steps per reporting epoch (0: one pass over the unlabeled pool, i.e. pool / (batch * mu)).
+    /// Training length is always counted in steps; epochs only label the logs.
+    pub steps_per_epoch: u64,
+}
+
+/// SGD with momentum and a learning-rate schedule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptimConfig {
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Momentum (0: plain SGD).
+    pub momentum: f64,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    /// Weight decay on weights (never on biases or normalisation parameters).
+    pub weight_decay: f64,
+    /// Linear warm-up steps (after any wait).
+    pub warmup_steps: u64,
+    /// After warm-up: `constant` or `cosine` (to 0 at the last step).
+    pub schedule: String,
+    /// Steps at the start with learning rate 0 (the MPL student waits 3000 steps).
+    pub wait_steps: u64,
+    /// Global gradient-norm clipping threshold (0: off).
+    pub clip_norm: f64,
+}
+
+/// Meta Pseudo Labels options.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MplConfig {
+    /// Sign of the feedback `h`: `new-minus-old` (both reference codes) or `old-minus-new` (the
+    /// first-order derivation).
+    pub sign: String,
+    /// Moving-average baseline decay for `h` (0: off).
+    pub baseline_decay: f64,
+    /// The student's target: `hard-strong` (argmax of the teacher on the strong view),
+    /// `hard-weak` (on the weak view) or `soft` (softmax of the teacher on the strong view; gives
+    /// the teacher no MPL signal, kept for reproduction).
+    pub student_target: String,
+}
+
+/// UDA options.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UdaConfig {
+    /// Sharpening temperature of the weak-view target.
+    pub temperature: f64,
+    /// Confidence threshold on the sharpened target.
+    pub threshold: f64,
+    /// Final weight `lambda_u` of the unlabeled loss (0 disables it).
+    pub weight: f64,
+    /// Steps of the linear ramp of the weight (also ramps pseudo-labelling's weight).
+    pub ramp_steps: u64,
+}
+
+/// Threshold pseudo-labelling options.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PseudoLabelConfig {
+    /// Confidence a weak-view prediction needs to become a target.
+    pub threshold: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            preset: "none".into(),
+            method: "mpl".into(),
+            seed: 1,
+            data: DataConfig::default(),
+            augment: AugmentConfig::default(),
+            model: ModelConfig::default(),
+            train: TrainConfig::default(),
+            teacher_optim: OptimConfig::default(),
+            student_optim: OptimConfig::reference_student(),
+            mpl: MplConfig::default(),
+            uda: UdaConfig::default(),
+            pseudo_label: PseudoLabelConfig::default(),
+        }
+    }
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            spec: "moons".into(),
+            labels_per_class: 3,
+            labels: 0,
+            labels_percent: 0.0,
+            unlabeled_includes_labeled: true,
+            normalize: "standardize".into(),
+            data_seed: 0,
+            moons_train_size: 2000,
+            moons_test_size: 1000,
+            moons_noise: 0.1,
+            label_column: "last".into(),
+            header: "auto".into(),
+            test_path: String::new(),
+            test_fraction: 0.25,
+        }
+    }
+}
+
+impl Default for AugmentConfig {
+    fn default() -> Self {
+        Self {
+            weak: NoiseView {
+                noise_std: 0.1,
+                feature_dropout: 0.0,
+            },
+            strong: NoiseView {
+                noise_std: 0.3,
+                feature_dropout: 0.2,
+            },
+        }
+    }
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            name: "mlp".into(),
+            hidden: vec![128],
+            activation: "relu".into(),
+            init: "kaiming".into(),
+            init_range: 0.1,
+        }
+    }
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            steps: 300_000,
+            batch_size: 128,
+            mu: 7,
+            label_smoothing: 0.15,
+            log_every: 10,
+            eval_every: 1000,
+            checkpoint_every: 0,
+            ema_decay: 0.995,
+            report: "ema".into(),
+            steps_per_epoch: 0,
+        }
+    }
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        Self {
+            lr: 0.05,
+            momentum: 0.9,
+            nesterov: true,
+            weight_decay: 5e-4,
+            warmup_steps: 5000,
+            schedule: "cosine".into(),
+            wait_steps: 0,
+            clip_norm: 0.0,
+        }
+    }
+}
+
+impl OptimConfig {
+    /// The reference student: as the teacher, after waiting 3000 steps.
+    pub fn reference_student() -> Self {
+        Self {
+            wait_steps: 3000,
+            ..Self::default()
+        }
+    }
+}
+
+impl Default for MplConfig {
+    fn default() -> Self {
+        Self {
+            sign: "new-minus-old".into(),
+            baseline_decay: 0.0,
+            student_target: "hard-strong".into(),
+        }
+    }
+}
+
+impl Default for UdaConfig {
+    fn default() -> Self {
+        Self {
+            temperature: 0.7,
+            threshold: 0.6,
+            weight: 8.0,
+            ramp_steps: 5000,
+        }
+    }
+}
+
+impl Default for PseudoLabelConfig {
+    fn default() -> Self {
+        Self { threshold: 0.95 }
+    }
+}
+
+/// The methods `--method` accepts.
+pub const METHODS: &[&str] = &["supervised", "pseudo-label", "uda", "mpl", "smpl"];
+
+fn one_of(option: &str, value: &str, valid: &[&str]) -> anyhow::Result<()> {
+    if valid.contains(&value) {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "unknown {option} '{value}'; valid values: {}",
+            valid.join(", ")
+        )
+    }
+}
+
+fn positive(option: &str, ok: bool, what: &str) -> anyhow::Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        anyhow::bail!("{option} must be {what}")
+    }
+}
+
+impl Config {
+    /// Checks every enumerated option and range, naming the option at fault.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        one_of("method", &self.method, METHODS)?;
+        one_of(
+            "data.normalize",
+            &self.data.normalize,
+            &["standardize", "none"],
+        )?;
+        one_of("data.header", &self.data.header, &["auto", "yes", "no"])?;
+        one_of(
+            "model.activation",
+            &self.model.activation,
+            &["relu", "sigmoid"],
+        )?;
+        one_of("model.init", &self.model.init, &["uniform", "kaiming"])?;
+        one_of(
+            "train.report",
+            &self.train.report,
+            &["ema", "student", "teacher"],
+        )?;
+        one_of(
+            "mpl.sign",
+            &self.mpl.sign,
+            &["new-minus-old", "old-minus-new"],
+        )?;
+        one_of(
+            "mpl.student_target",
+            &self.mpl.student_target,
+            &["hard-strong", "hard-weak", "soft"],
+        )?;
+        for (name, o) in [
+            ("teacher_optim", &self.teacher_optim),
+            ("student_optim", &self.student_optim),
+        ] {
+            one_of(
+                &format!("{name}.schedule"),
+                &o.schedule,
+                &["constant", "cosine"],
+            )?;
+            positive(&format!("{name}.lr"), o.lr >= 0.0, "at least 0")?;
+            positive(
+                &format!("{name}.momentum"),
+                (0.0..1.0).contains(&o.momentum),
+                "in [0, 1)",
+            )?;
+            positive(
+                &format!("{name}.weight_decay"),
+                o.weight_decay >= 0.0,
+                "at least 0",
+            )?;
+            positive(
+                &format!("{name}.clip_norm"),
+                o.clip_norm >= 0.0,
+                "at least 0",
+            )?;
+        }
+        let budgets = [
+            self.data.labels_per_class > 0,
+            self.data.labels > 0,
+            self.data.labels_percent > 0.0,
+        ];
+        positive(
+            "data.labels_per_class / data.labels / data.labels_percent",
+            budgets.iter().filter(|&&b| b).count() == 1,
+            "set exactly one (the others 0)",
+        )?;
+        positive("train.steps", self.train.steps > 0, "at least 1")?;
+        positive("train.batch_size", self.train.batch_size > 0, "at least 1")?;
+        positive(
+            "train.label_smoothing",
+            (0.0..1.0).contains(&self.train.label_smoothing),
+            "in [0, 1)",
+        )?;
+        positive("train.log_every", self.train.log_every > 0, "at least 1")?;
+        positive(
+            "train.ema_decay",
+            (0.0..1.0).contains(&self.train.ema_decay),
+            "in [0, 1)",
+        )?;
+        positive(
+            "model.hidden",
+            self.model.hidden.iter().all(|&w| w > 0),
+            "a list of positive widths",
+        )?;
+        positive(
+            "uda.temperature",
+            self.uda.temperature > 0.0,
+            "greater than 0",
+        )?;
+        positive(
+            "mpl.baseline_decay",
+            (0.0..1.0).contains(&self.mpl.baseline_decay),
+            "in [0, 1)",
+        )?;
+        for (name, v) in [
+            ("augment.weak", self.augment.weak),
+            ("augment.strong", self.augment.strong),
+        ] {
+            positive(
+                &format!("{name}.noise_std"),
+                v.noise_std >= 0.0,
+                "at least 0",
+            )?;
+            positive(
+                &format!("{name}.feature_dropout"),
+                (0.0..1.0).contains(&v.feature_dropout),
+                "in [0, 1)",
+            )?;
+        }
+        let needs_unlabeled = self.method != "supervised";
+        positive(
+            "train.mu",
+            !needs_unlabeled || self.train.mu > 0,
+            "at least 1 for semi-supervised methods",
+        )?;
+        if self.train.report == "teacher" && !self.has_teacher() {
+            anyhow::bail!(
+                "train.report = 'teacher' needs a method with a teacher (mpl); '{}' trains one model",
+                self.method
+            );
+        }
+        if self.train.report == "ema" && self.train.ema_decay == 0.0 {
+            anyhow::bail!("train.report = 'ema' needs train.ema_decay > 0");
+        }
+        Ok(())
+    }
+
+    /// Whether the method trains a separate teacher network.
+    pub fn has_teacher(&self) -> bool {
+        self.method == "mpl"
+    }
+
+    /// The effective configuration as TOML, with a header saying where it came from.
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string_pretty(self).expect("the config serialises");
+        format!(
+            "# metapseudo {} effective configuration (defaults < preset '{}' < --config < --set < flags)\n{body}",
+            env!("CARGO_PKG_VERSION"),
+            self.preset
+        )
+    }
+}

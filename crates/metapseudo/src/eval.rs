@@ -1,0 +1,102 @@
+//! Evaluation: accuracy, per-class accuracy and the confusion matrix of a network on a split.
+
+use crate::models::Network;
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use metapseudo_data::Samples;
+use serde::{Deserialize, Serialize};
+
+/// How one model did on one split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelEval {
+    /// Fraction of samples classified correctly.
+    pub accuracy: f64,
+    /// Accuracy within each true class (NaN-free: 0 for classes without samples).
+    pub per_class_accuracy: Vec<f64>,
+    /// `confusion[true][predicted]` counts.
+    pub confusion: Vec<Vec<u64>>,
+}
+
+impl ModelEval {
+    /// Metrics from predicted and true classes.
+    pub fn from_predictions(pred: &[usize], truth: &[usize], classes: usize) -> Self {
+        let mut confusion = vec![vec![0u64; classes]; classes];
+        for (&p, &t) in pred.iter().zip(truth) {
+            confusion[t][p] += 1;
+        }
+        let correct: u64 = (0..classes).map(|c| confusion[c][c]).sum();
+        let per_class_accuracy = confusion
+            .iter()
+            .enumerate()
+            .map(|(c, row)| {
+                let n: u64 = row.iter().sum();
+                if n == 0 {
+                    0.0
+                } else {
+                    row[c] as f64 / n as f64
+                }
+            })
+            .collect();
+        Self {
+            accuracy: correct as f64 / truth.len().max(1) as f64,
+            per_class_accuracy,
+            confusion,
+        }
+    }
+}
+
+/// Logits of `model` (in validation mode, no autodiff) for every sample, in batches.
+pub fn predict_logits(model: &Network, samples: &Samples, device: &Device) -> Vec<Vec<f32>> {
+    let model = model.valid();
+    let device = device.clone().inner();
+    let mut out = Vec::with_capacity(samples.len());
+    for start in (0..samples.len()).step_by(1024) {
+        let n = (samples.len() - start).min(1024);
+        let x = Tensor::<2>::from_data(
+            TensorData::new(
+                samples.features[start * samples.dim..(start + n) * samples.dim].to_vec(),
+                [n, samples.dim],
+            ),
+            &device,
+        );
+        let logits = model.forward(x);
+        let c = logits.dims()[1];
+        let values: Vec<f32> = logits.into_data().try_into_vec().expect("float logits");
+        out.extend(values.chunks(c).map(<[f32]>::to_vec));
+    }
+    out
+}
+
+/// Index of the largest value.
+pub fn argmax_row(row: &[f32]) -> usize {
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| {
+            if v > bv { (i, v) } else { (bi, bv) }
+        })
+        .0
+}
+
+/// Evaluates `model` on labeled `samples`.
+pub fn evaluate(model: &Network, samples: &Samples, classes: usize, device: &Device) -> ModelEval {
+    let pred: Vec<usize> = predict_logits(model, samples, device)
+        .iter()
+        .map(|r| argmax_row(r))
+        .collect();
+    let truth: Vec<usize> = samples.labels.iter().map(|l| l.unwrap_or(0)).collect();
+    ModelEval::from_predictions(&pred, &truth, classes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confusion_and_accuracies() {
+        let e = ModelEval::from_predictions(&[0, 1, 1, 2, 0], &[0, 1, 0, 2, 0], 4);
+        assert_eq!(e.accuracy, 0.8);
+        assert_eq!(e.confusion[0], vec![2, 1, 0, 0]);
+        assert_eq!(e.per_class_accuracy, vec![2.0 / 3.0, 1.0, 1.0, 0.0]);
+        assert_eq!(argmax_row(&[0.1, 3.0, -1.0]), 1);
+    }
+}

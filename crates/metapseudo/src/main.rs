@@ -1,0 +1,295 @@
+//! The `metapseudo` command line: train, evaluate and inspect semi-supervised runs.
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use metapseudo::config::layers::{ConfigLayers, parse_set, read_config_file};
+use metapseudo::config::presets::PRESETS;
+use metapseudo::config::{Config, METHODS};
+use metapseudo::models::{MODELS, ModelShape, build, trainable_params};
+use metapseudo::train::run::RunDir;
+use metapseudo::train::trainer::{Outcome, TrainOptions, load_session, train};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use toml::Value;
+
+/// Semi-supervised learning with Meta Pseudo Labels and its family.
+#[derive(Parser)]
+#[command(name = "metapseudo", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model (default: MPL on the two-moons set); writes a run folder.
+    Train(TrainArgs),
+    /// Re-evaluate a run's saved models on its test split and print the summary.
+    Eval {
+        /// The run folder.
+        dir: PathBuf,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the registered networks with their trainable parameter counts.
+    Models,
+    /// List the presets.
+    Presets,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Data: moons, digits or csv:PATH.
+    #[arg(long)]
+    data: Option<String>,
+    /// Method: supervised, pseudo-label, uda, mpl or smpl.
+    #[arg(long)]
+    method: Option<String>,
+    /// Run seed (labeled subset, initialisation, batch order, augmentation).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Training steps.
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Labeled samples per class.
+    #[arg(long, group = "budget")]
+    labels_per_class: Option<usize>,
+    /// Labeled samples in total, balanced over classes.
+    #[arg(long, group = "budget")]
+    labels: Option<usize>,
+    /// Percentage of each class that keeps its label.
+    #[arg(long, group = "budget")]
+    labels_percent: Option<f64>,
+    /// Preset (default: chosen from the data): moons, digits, tabular, none.
+    #[arg(long)]
+    preset: Option<String>,
+    /// TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override one option, e.g. --set mpl.sign=old-minus-new (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Run folder (default: runs/<method>-<data>-seed<seed>-<time>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the run in this folder from its last checkpoint.
+    #[arg(long, conflicts_with_all = ["data", "method", "seed", "steps", "budget", "preset", "config", "sets", "out", "checkpoint_every"])]
+    resume: Option<PathBuf>,
+    /// Save a checkpoint and exit after this many steps.
+    #[arg(long)]
+    stop_at: Option<u64>,
+    /// Write a checkpoint every N steps.
+    #[arg(long)]
+    checkpoint_every: Option<u64>,
+    /// No progress bar and no final table.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl TrainArgs {
+    fn layers(&self) -> Result<ConfigLayers> {
+        let mut flags: Vec<(String, Value)> = Vec::new();
+        let mut flag = |k: &str, v: Value| flags.push((k.to_string(), v));
+        if let Some(d) = &self.data {
+            flag("data.spec", Value::String(d.clone()));
+        }
+        if let Some(m) = &self.method {
+            flag("method", Value::String(m.clone()));
+        }
+        if let Some(s) = self.seed {
+            flag("seed", Value::Integer(s as i64));
+        }
+        if let Some(s) = self.steps {
+            flag("train.steps", Value::Integer(s as i64));
+        }
+        if let Some(n) = self.checkpoint_every {
+            flag("train.checkpoint_every", Value::Integer(n as i64));
+        }
+        let budget = [
+            (
+                "data.labels_per_class",
+                self.labels_per_class.map(|n| Value::Integer(n as i64)),
+            ),
+            ("data.labels", self.labels.map(|n| Value::Integer(n as i64))),
+            ("data.labels_percent", self.labels_percent.map(Value::Float)),
+        ];
+        if budget.iter().any(|(_, v)| v.is_some()) {
+            for (k, v) in budget {
+                let zero = if k.ends_with("percent") {
+                    Value::Float(0.0)
+                } else {
+                    Value::Integer(0)
+                };
+                flag(k, v.unwrap_or(zero));
+            }
+        }
+        Ok(ConfigLayers {
+            preset: self.preset.clone(),
+            file: self.config.as_deref().map(read_config_file).transpose()?,
+            sets: self
+                .sets
+                .iter()
+                .map(|s| parse_set(s))
+                .collect::<Result<_>>()?,
+            flags,
+        })
+    }
+}
+
+fn default_out(config: &Config) -> PathBuf {
+    let data = match config.data.spec.strip_prefix("csv:") {
+        Some(p) => std::path::Path::new(p)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "csv".into()),
+        None => config.data.spec.clone(),
+    };
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    PathBuf::from("runs").join(format!(
+        "{}-{}-seed{}-{}",
+        config.method,
+        data,
+        config.seed,
+        utc_stamp(secs)
+    ))
+}
+
+/// `YYYYmmdd-HHMMSS` in UTC.
+fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn cmd_train(args: TrainArgs) -> Result<()> {
+    let opts = TrainOptions {
+        stop_at: args.stop_at,
+        quiet: args.quiet,
+    };
+    let (run, outcome) = match &args.resume {
+        Some(dir) => {
+            let run = RunDir { dir: dir.clone() };
+            let outcome = train(None, &run, &opts)?;
+            (run, outcome)
+        }
+        None => {
+            let config = args.layers()?.resolve()?;
+            let run = RunDir {
+                dir: args.out.clone().unwrap_or_else(|| default_out(&config)),
+            };
+            let outcome = train(Some(&config), &run, &opts)?;
+            (run, outcome)
+        }
+    };
+    match outcome {
+        Outcome::Finished(summary) => {
+            if !args.quiet {
+                print!("{}", summary.table());
+                println!("run folder: {}", run.dir.display());
+            }
+        }
+        Outcome::Stopped { step } => {
+            if !args.quiet {
+                println!(
+                    "stopped at step {step}; continue with: metapseudo train --resume {}",
+                    run.dir.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn cmd_eval(dir: PathBuf, json: bool) -> Result<()> {
+    let run = RunDir { dir };
+    let (session, _) = load_session(&run)?;
+    let wall = std::fs::read_to_string(run.summary())
+        .ok()
+        .and_then(|t| serde_json::from_str::<metapseudo::train::run::Summary>(&t).ok())
+        .map(|s| s.wall_seconds)
+        .unwrap_or(session.elapsed_before);
+    let summary = session.summary(wall);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", summary.table());
+    }
+    Ok(())
+}
+
+fn cmd_models() -> Result<()> {
+    let device = burn::tensor::Device::flex();
+    let config = Config::default();
+    println!("{:<8} {:>12}  description", "name", "params");
+    for (name, about) in MODELS {
+        let mut model_config = config.model.clone();
+        model_config.name = name.to_string();
+        let shape = ModelShape {
+            input_dim: 64,
+            num_classes: 10,
+        };
+        let net = build(
+            &model_config,
+            &shape,
+            &mut metapseudo::data::Rng::new(0),
+            &device,
+        )
+        .context("building a registered model")?;
+        println!(
+            "{name:<8} {:>12}  {about} (counted for 64 inputs, 10 classes, default widths)",
+            trainable_params(&net)
+        );
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => cmd_train(args),
+        Command::Eval { dir, json } => cmd_eval(dir, json),
+        Command::Models => cmd_models(),
+        Command::Presets => {
+            for (name, about) in PRESETS {
+                println!("{name:<8} {about}");
+            }
+            println!("methods: {}", METHODS.join(", "));
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_stamp_formats_dates() {
+        assert_eq!(super::utc_stamp(0), "19700101-000000");
+        assert_eq!(super::utc_stamp(1_700_000_000), "20231114-221320");
+    }
+}

@@ -1,0 +1,242 @@
+//! Meta Pseudo Labels (Pham et al., CVPR 2021), first-order form of ALGORITHMS.md section 4.
+
+use super::common::{UdaTerms, forward_three};
+use super::{Method, Scalar, Scalars};
+use crate::config::Config;
+use crate::losses::{argmax, cross_entropy, smoothed_one_hot, soft_cross_entropy};
+use crate::train::{TensorBatch, TrainContext};
+use anyhow::{Context, Result};
+use burn::tensor::Tensor;
+use burn::tensor::activation::softmax;
+use serde::{Deserialize, Serialize};
+
+/// The teacher's feedback signal `h` from the student's labeled loss before and after its step,
+/// with the configured sign and optional moving-average baseline.
+#[derive(Clone, Debug)]
+pub struct Feedback {
+    new_minus_old: bool,
+    decay: f64,
+    baseline: Option<Tensor<1>>,
+}
+
+/// What [`Feedback::signal`] computed, for logging.
+pub struct FeedbackTerms {
+    /// `h` after the baseline, detached.
+    pub h: Tensor<1>,
+    /// `h` before the baseline.
+    pub h_raw: Tensor<1>,
+    /// The baseline before this step's update (0 when off).
+    pub baseline: Option<Tensor<1>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FeedbackState {
+    baseline: Option<f32>,
+}
+
+impl Feedback {
+    /// From `mpl.sign` and `mpl.baseline_decay`.
+    pub fn new(config: &Config) -> Self {
+        Self {
+            new_minus_old: config.mpl.sign == "new-minus-old",
+            decay: config.mpl.baseline_decay,
+            baseline: None,
+        }
+    }
+
+    /// `h = ±(new - old)`, minus the moving baseline `b` when enabled; then
+    /// `b <- b + (1 - decay) (h_raw - b)`.
+    pub fn signal(&mut self, old: Tensor<1>, new: Tensor<1>) -> FeedbackTerms {
+        let h_raw = if self.new_minus_old {
+            new - old
+        } else {
+            old - new
+        }
+        .detach();
+        if self.decay == 0.0 {
+            return FeedbackTerms {
+                h: h_raw.clone(),
+                h_raw,
+                baseline: None,
+            };
+        }
+        let b = self.baseline.take().unwrap_or_else(|| h_raw.zeros_like());
+        let h = h_raw.clone() - b.clone();
+        self.baseline = Some(b.clone() + (h_raw.clone() - b.clone()).mul_scalar(1.0 - self.decay));
+        FeedbackTerms {
+            h,
+            h_raw,
+            baseline: Some(b),
+        }
+    }
+
+    /// The baseline for checkpoints.
+    pub fn save_state(&self) -> serde_json::Value {
+        let baseline = self.baseline.clone().map(|b| b.into_scalar::<f32>());
+        serde_json::to_value(FeedbackState { baseline }).expect("plain state serialises")
+    }
+
+    /// Restores the baseline on `device`.
+    pub fn load_state(
+        &mut self,
+        state: &serde_json::Value,
+        device: &burn::tensor::Device,
+    ) -> Result<()> {
+        let s: FeedbackState =
+            serde_json::from_value(state.clone()).context("checkpoint: bad MPL baseline state")?;
+        self.baseline = s
+            .baseline
+            .map(|b| Tensor::from_data(burn::tensor::TensorData::new(vec![b], [1]), device));
+        Ok(())
+    }
+
+    /// Logs the signal.
+    pub fn log(&self, terms: &FeedbackTerms, old: Tensor<1>, new: Tensor<1>, out: &mut Scalars) {
+        out.push(("mpl/old", Scalar::Tensor(old)));
+        out.push(("mpl/new", Scalar::Tensor(new)));
+        out.push(("mpl/h", Scalar::Tensor(terms.h.clone())));
+        out.push(("mpl/h_raw", Scalar::Tensor(terms.h_raw.clone())));
+        if let Some(b) = &terms.baseline {
+            out.push(("mpl/baseline", Scalar::Tensor(b.clone())));
+        }
+    }
+}
+
+/// Which pseudo label the student learns from, and the matching teacher MPL term.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StudentTarget {
+    /// `argmax` of the teacher on the strong view (default).
+    HardStrong,
+    /// `argmax` of the teacher on the weak view.
+    HardWeak,
+    /// `softmax` of the teacher on the strong view: the MPL term then has zero gradient.
+    Soft,
+}
+
+impl StudentTarget {
+    /// From `mpl.student_target`.
+    pub fn from_config(config: &Config) -> Self {
+        match config.mpl.student_target.as_str() {
+            "hard-weak" => StudentTarget::HardWeak,
+            "soft" => StudentTarget::Soft,
+            _ => StudentTarget::HardStrong,
+        }
+    }
+
+    /// The student's loss on `student_strong` against the teacher's logits.
+    pub fn student_loss(
+        self,
+        student_strong: Tensor<2>,
+        teacher_weak: &Tensor<2>,
+        teacher_strong: &Tensor<2>,
+        ls: f64,
+    ) -> Tensor<1> {
+        let classes = student_strong.dims()[1];
+        let target = match self {
+            StudentTarget::HardStrong => {
+                smoothed_one_hot(argmax(teacher_strong.clone().detach()), classes, ls)
+            }
+            StudentTarget::HardWeak => {
+                smoothed_one_hot(argmax(teacher_weak.clone().detach()), classes, ls)
+            }
+            StudentTarget::Soft => softmax(teacher_strong.clone().detach(), 1),
+        };
+        soft_cross_entropy(student_strong, target)
+    }
+
+    /// The teacher's cross entropy that `h` multiplies: against its own hard label on the view
+    /// the student learned from, or, for soft targets, against its own detached softmax (whose
+    /// gradient is zero).
+    pub fn teacher_term(self, teacher_weak: &Tensor<2>, teacher_strong: &Tensor<2>) -> Tensor<1> {
+        match self {
+            StudentTarget::HardStrong => cross_entropy(
+                teacher_strong.clone(),
+                argmax(teacher_strong.clone().detach()),
+                0.0,
+            ),
+            StudentTarget::HardWeak => cross_entropy(
+                teacher_weak.clone(),
+                argmax(teacher_weak.clone().detach()),
+                0.0,
+            ),
+            StudentTarget::Soft => soft_cross_entropy(
+                teacher_strong.clone(),
+                softmax(teacher_strong.clone().detach(), 1),
+            ),
+        }
+    }
+}
+
+/// Meta Pseudo Labels: a teacher (UDA + MPL feedback) and a student that learns only from the
+/// teacher's pseudo labels.
+pub struct Mpl {
+    config: Config,
+    target: StudentTarget,
+    feedback: Feedback,
+}
+
+impl Mpl {
+    /// The method with the run's options.
+    pub fn new(config: &Config) -> Self {
+        Self {
+            config: config.clone(),
+            target: StudentTarget::from_config(config),
+            feedback: Feedback::new(config),
+        }
+    }
+}
+
+impl Method for Mpl {
+    fn step(&mut self, ctx: &mut TrainContext, b: &TensorBatch, step: u64) -> Scalars {
+        let ls = self.config.train.label_smoothing;
+        let teacher = ctx.teacher.as_mut().expect("MPL runs with a teacher");
+        let t = forward_three(&teacher.model, b);
+        let uda = UdaTerms::new(&t, b, &self.config, step);
+
+        let nl = b.num_labeled();
+        let nu = b.num_unlabeled();
+        let s = ctx
+            .student
+            .model
+            .forward(Tensor::cat(vec![b.x_l.clone(), b.x_us.clone()], 0));
+        let s_l = s.clone().narrow(0, 0, nl);
+        let s_us = s.narrow(0, nl, nu);
+        let old = cross_entropy(s_l.detach(), b.y_l.clone(), 0.0);
+        let student_loss = self.target.student_loss(s_us, &t.weak, &t.strong, ls);
+        let lr_student = ctx.student.update(&student_loss, step);
+
+        let new = cross_entropy(
+            ctx.student.model.forward(b.x_l.clone()).detach(),
+            b.y_l.clone(),
+            0.0,
+        );
+        let fb = self.feedback.signal(old.clone(), new.clone());
+        let mpl = self.target.teacher_term(&t.weak, &t.strong);
+        let mpl_loss = mpl.clone() * fb.h.clone();
+        let teacher_loss = uda.total() + mpl_loss.clone();
+        let lr_teacher = teacher.update(&teacher_loss, step);
+
+        let mut out = Scalars::new();
+        uda.log(&mut out, "loss/teacher_sup", "loss/teacher_uda");
+        out.push(("loss/teacher_mpl", Scalar::Tensor(mpl_loss)));
+        out.push(("loss/teacher_mpl_ce", Scalar::Tensor(mpl)));
+        out.push(("loss/teacher", Scalar::Tensor(teacher_loss)));
+        out.push(("loss/student", Scalar::Tensor(student_loss)));
+        self.feedback.log(&fb, old, new, &mut out);
+        out.push(("lr/teacher", Scalar::Value(lr_teacher)));
+        out.push(("lr/student", Scalar::Value(lr_student)));
+        out
+    }
+
+    fn save_state(&self) -> serde_json::Value {
+        self.feedback.save_state()
+    }
+
+    fn load_state(
+        &mut self,
+        state: &serde_json::Value,
+        device: &burn::tensor::Device,
+    ) -> Result<()> {
+        self.feedback.load_state(state, device)
+    }
+}

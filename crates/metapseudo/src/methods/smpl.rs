@@ -1,0 +1,74 @@
+//! Self Meta Pseudo Labels (Ng & Wang, 2022): one network in both roles, two steps per batch.
+
+use super::common::{UdaTerms, forward_three};
+use super::mpl::Feedback;
+use super::{Method, Scalar, Scalars};
+use crate::config::Config;
+use crate::losses::{argmax, cross_entropy};
+use crate::train::{TensorBatch, TrainContext};
+use anyhow::Result;
+
+/// Step 1 learns from the model's own hard pseudo labels (student optimiser, `eta1`); step 2,
+/// with fresh gradients, applies the teacher's loss with the MPL feedback to the updated
+/// weights (teacher optimiser, `eta2`).
+pub struct Smpl {
+    config: Config,
+    feedback: Feedback,
+}
+
+impl Smpl {
+    /// The method with the run's options.
+    pub fn new(config: &Config) -> Self {
+        Self {
+            config: config.clone(),
+            feedback: Feedback::new(config),
+        }
+    }
+}
+
+impl Method for Smpl {
+    fn step(&mut self, ctx: &mut TrainContext, b: &TensorBatch, step: u64) -> Scalars {
+        let v = forward_three(&ctx.student.model, b);
+        let old = cross_entropy(v.labeled.detach(), b.y_l.clone(), 0.0);
+        let pseudo = argmax(v.weak.detach());
+        let step1_loss = cross_entropy(v.strong, pseudo, 0.0);
+        let lr1 = ctx.student.update(&step1_loss, step);
+
+        let v2 = forward_three(&ctx.student.model, b);
+        let new = cross_entropy(v2.labeled.clone().detach(), b.y_l.clone(), 0.0);
+        let uda = UdaTerms::new(&v2, b, &self.config, step);
+        let fb = self.feedback.signal(old.clone(), new.clone());
+        let mpl = cross_entropy(v2.strong.clone(), argmax(v2.strong.clone().detach()), 0.0);
+        let mpl_loss = mpl.clone() * fb.h.clone();
+        let step2_loss = uda.total() + mpl_loss.clone();
+        let stepper = ctx
+            .self_teacher
+            .as_mut()
+            .expect("SMPL runs with a teacher-role optimiser");
+        let (model, lr2) = stepper.apply(ctx.student.model.clone(), &step2_loss, step);
+        ctx.student.model = model;
+
+        let mut out = Scalars::new();
+        out.push(("loss/step1", Scalar::Tensor(step1_loss)));
+        uda.log(&mut out, "loss/sup", "loss/uda");
+        out.push(("loss/mpl", Scalar::Tensor(mpl_loss)));
+        out.push(("loss/mpl_ce", Scalar::Tensor(mpl)));
+        out.push(("loss/step2", Scalar::Tensor(step2_loss)));
+        self.feedback.log(&fb, old, new, &mut out);
+        out.push(("lr/student", Scalar::Value(lr1)));
+        out.push(("lr/teacher", Scalar::Value(lr2)));
+        out
+    }
+
+    fn save_state(&self) -> serde_json::Value {
+        self.feedback.save_state()
+    }
+
+    fn load_state(
+        &mut self,
+        state: &serde_json::Value,
+        device: &burn::tensor::Device,
+    ) -> Result<()> {
+        self.feedback.load_state(state, device)
+    }
+}

@@ -1,0 +1,83 @@
+//! The shared training context every method steps over: models, optimisers and schedules.
+
+use crate::models::Network;
+use crate::optim::{Schedule, Sgd};
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::tensor::{Int, Tensor};
+
+/// An optimiser with its learning-rate schedule.
+#[derive(Clone, Debug)]
+pub struct Stepper {
+    /// The optimiser and its state.
+    pub optim: Sgd,
+    /// The learning rate by step.
+    pub schedule: Schedule,
+}
+
+impl Stepper {
+    /// Back-propagates `loss` into `model`'s parameters and applies one update at the
+    /// learning rate of `step`. Returns the updated model and the learning rate used.
+    pub fn apply<M: Module>(&mut self, model: M, loss: &Tensor<1>, step: u64) -> (M, f64) {
+        let lr = self.schedule.at(step);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let (model, _) = self.optim.step(model, &grads, lr);
+        (model, lr)
+    }
+}
+
+/// A network trained by its own optimiser.
+#[derive(Clone, Debug)]
+pub struct Learner {
+    /// The network (autodiff enabled, train mode).
+    pub model: Network,
+    /// Its optimiser and schedule.
+    pub stepper: Stepper,
+}
+
+impl Learner {
+    /// One gradient step on `loss`; returns the learning rate used.
+    pub fn update(&mut self, loss: &Tensor<1>, step: u64) -> f64 {
+        let (model, lr) = self.stepper.apply(self.model.clone(), loss, step);
+        self.model = model;
+        lr
+    }
+}
+
+/// Everything a method's step may read or change.
+#[derive(Clone, Debug)]
+pub struct TrainContext {
+    /// The student (the only network of one-model methods).
+    pub student: Learner,
+    /// The teacher, for methods with two networks.
+    pub teacher: Option<Learner>,
+    /// SMPL: the optimiser of the teacher-role step applied to the student's own weights.
+    pub self_teacher: Option<Stepper>,
+    /// Number of classes.
+    pub num_classes: usize,
+}
+
+/// One batch on the device.
+#[derive(Clone, Debug)]
+pub struct TensorBatch {
+    /// Labeled inputs `[B, features]`.
+    pub x_l: Tensor<2>,
+    /// Their classes `[B]`.
+    pub y_l: Tensor<1, Int>,
+    /// Unlabeled inputs, weak view `[mu B, features]`.
+    pub x_uw: Tensor<2>,
+    /// The same inputs, strong view.
+    pub x_us: Tensor<2>,
+}
+
+impl TensorBatch {
+    /// Number of labeled rows.
+    pub fn num_labeled(&self) -> usize {
+        self.x_l.dims()[0]
+    }
+
+    /// Number of unlabeled rows.
+    pub fn num_unlabeled(&self) -> usize {
+        self.x_uw.dims()[0]
+    }
+}

@@ -1,0 +1,118 @@
+//! `metrics.jsonl`: one JSON object per logged step, every scalar the step produced.
+
+use crate::methods::{Scalar, Scalars};
+use anyhow::{Context, Result, bail};
+use serde_json::{Map, Value};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Reads a step's scalars to host numbers, in order.
+pub fn read_scalars(scalars: &Scalars) -> Vec<(&'static str, f64)> {
+    scalars
+        .iter()
+        .map(|(name, s)| {
+            let v = match s {
+                Scalar::Value(v) => *v,
+                Scalar::Tensor(t) => f64::from(t.clone().into_scalar::<f32>()),
+            };
+            (*name, v)
+        })
+        .collect()
+}
+
+/// The first loss term that is NaN or infinite, if any.
+pub fn non_finite_loss(values: &[(&'static str, f64)]) -> Option<(&'static str, f64)> {
+    values
+        .iter()
+        .find(|(name, v)| name.starts_with("loss/") && !v.is_finite())
+        .copied()
+}
+
+/// Appends JSON lines to `metrics.jsonl`, flushing each so a killed run loses nothing logged.
+pub struct MetricsLog {
+    path: PathBuf,
+    file: File,
+}
+
+impl MetricsLog {
+    /// Opens the log for appending; on resume it is first cut back to `keep_bytes`, dropping
+    /// lines a killed run wrote after its last checkpoint.
+    pub fn open(path: &Path, keep_bytes: Option<u64>) -> Result<Self> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        if let Some(len) = keep_bytes {
+            let current = file.metadata()?.len();
+            if current < len {
+                bail!(
+                    "{} is shorter than its checkpoint expects ({current} < {len} bytes): it was changed after the checkpoint",
+                    path.display()
+                );
+            }
+            file.set_len(len)?;
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Writes one line: `{"step": .., "epoch": .., <fields>}`.
+    pub fn write(&mut self, step: u64, epoch: f64, fields: &[(&str, f64)]) -> Result<()> {
+        let mut obj = Map::new();
+        obj.insert("step".into(), Value::from(step));
+        obj.insert("epoch".into(), Value::from((epoch * 1e4).round() / 1e4));
+        for (k, v) in fields {
+            let value = serde_json::Number::from_f64(*v)
+                .map(Value::Number)
+                .unwrap_or_else(|| Value::String(v.to_string()));
+            obj.insert((*k).to_string(), value);
+        }
+        let mut line = serde_json::to_string(&Value::Object(obj))?;
+        line.push('\n');
+        self.file
+            .write_all(line.as_bytes())
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.file.flush()?;
+        Ok(())
+    }
+
+    /// Current length in bytes (saved with checkpoints).
+    pub fn len(&self) -> Result<u64> {
+        self.file.sync_data()?;
+        Ok(self.file.metadata()?.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_round_trip_and_resume_truncates() {
+        let dir = std::env::temp_dir().join(format!("mp-metrics-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("metrics.jsonl");
+        let mut log = MetricsLog::open(&path, None).unwrap();
+        log.write(10, 0.5, &[("loss/sup", 1.5), ("mpl/h", f64::NAN)])
+            .unwrap();
+        let keep = log.len().unwrap();
+        log.write(20, 1.0, &[("loss/sup", 1.0)]).unwrap();
+        drop(log);
+        MetricsLog::open(&path, Some(keep)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 1);
+        let v: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(v["step"], 10);
+        assert_eq!(v["loss/sup"], 1.5);
+        assert_eq!(v["mpl/h"], "NaN");
+        assert_eq!(
+            non_finite_loss(&[("mpl/h", f64::NAN), ("loss/x", f64::INFINITY)]),
+            Some(("loss/x", f64::INFINITY))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

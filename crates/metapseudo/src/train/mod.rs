@@ -1,0 +1,9 @@
+//! The training loop and what it shares across methods: context, EMA, logging, checkpoints.
+
+pub mod context;
+pub mod ema;
+pub mod metrics;
+pub mod run;
+pub mod trainer;
+
+pub use context::{Learner, Stepper, TensorBatch, TrainContext};

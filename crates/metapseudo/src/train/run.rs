@@ -1,0 +1,262 @@
+//! The run folder and the data a run trains on: paths, split record and summary.
+
+use crate::config::Config;
+use crate::eval::ModelEval;
+use crate::io::write_atomic;
+use anyhow::{Context, Result, bail};
+use metapseudo_data::csv::{CsvOptions, CsvTest, csv_dataset};
+use metapseudo_data::moons::{MoonsOptions, moons};
+use metapseudo_data::normalize::Normalizer;
+use metapseudo_data::split::{LabelBudget, select_labeled};
+use metapseudo_data::{Dataset, Rng, digits::digits};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The files of a run folder.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    /// The folder.
+    pub dir: PathBuf,
+}
+
+impl RunDir {
+    /// The effective configuration.
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+    /// The labeled split.
+    pub fn split(&self) -> PathBuf {
+        self.dir.join("split.json")
+    }
+    /// One JSON line per logged step.
+    pub fn metrics(&self) -> PathBuf {
+        self.dir.join("metrics.jsonl")
+    }
+    /// The latest checkpoint.
+    pub fn checkpoint(&self) -> PathBuf {
+        self.dir.join("checkpoint.safetensors")
+    }
+    /// The final results.
+    pub fn summary(&self) -> PathBuf {
+        self.dir.join("summary.json")
+    }
+
+    /// Reads the saved configuration of an existing run.
+    pub fn read_config(&self) -> Result<Config> {
+        let path = self.config();
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{} is not a metapseudo run folder (no readable config.toml)",
+                self.dir.display()
+            )
+        })?;
+        let config: Config =
+            toml::from_str(&text).with_context(|| format!("{} is invalid", path.display()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads the saved split of an existing run.
+    pub fn read_split(&self) -> Result<SplitRecord> {
+        let path = self.split();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{} is invalid", path.display()))
+    }
+}
+
+/// The labeled subset, as written to `split.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SplitRecord {
+    /// The label budget, in words.
+    pub budget: String,
+    /// Indices into the training pool (after the fixed test split) of the labeled samples.
+    pub labeled_indices: Vec<usize>,
+    /// Labeled samples per class.
+    pub labeled_per_class: Vec<usize>,
+    /// Size of the unlabeled pool.
+    pub unlabeled_count: usize,
+    /// Whether the labeled samples are also in the unlabeled pool.
+    pub unlabeled_includes_labeled: bool,
+}
+
+/// The data of a run: normalised samples and the labeled/unlabeled pools.
+#[derive(Clone, Debug)]
+pub struct RunData {
+    /// The data set, normalised with `normalizer`.
+    pub dataset: Dataset,
+    /// Normalisation fitted on the training pool.
+    pub normalizer: Normalizer,
+    /// The labeled split.
+    pub split: SplitRecord,
+    /// Indices of the unlabeled pool.
+    pub unlabeled: Vec<usize>,
+}
+
+/// Loads the data set a configuration names.
+pub fn load_dataset(config: &Config) -> Result<Dataset> {
+    let d = &config.data;
+    let ds = match d.spec.as_str() {
+        "moons" => moons(&MoonsOptions {
+            train_size: d.moons_train_size,
+            test_size: d.moons_test_size,
+            noise: d.moons_noise,
+            seed: d.data_seed,
+        }),
+        "digits" => digits()?,
+        spec => match spec.strip_prefix("csv:") {
+            Some(path) => {
+                let opts = CsvOptions {
+                    label_column: d.label_column.parse()?,
+                    header: match d.header.as_str() {
+                        "yes" => Some(true),
+                        "no" => Some(false),
+                        _ => None,
+                    },
+                };
+                let test = if d.test_path.is_empty() {
+                    CsvTest::Fraction {
+                        fraction: d.test_fraction,
+                        seed: d.data_seed,
+                    }
+                } else {
+                    CsvTest::File(PathBuf::from(&d.test_path))
+                };
+                csv_dataset(Path::new(path), &opts, &test)?
+            }
+            None => bail!("unknown data '{spec}'; valid data: moons, digits, csv:PATH"),
+        },
+    };
+    ds.validate()?;
+    Ok(ds)
+}
+
+fn budget(config: &Config) -> LabelBudget {
+    let d = &config.data;
+    if d.labels_per_class > 0 {
+        LabelBudget::PerClass(d.labels_per_class)
+    } else if d.labels > 0 {
+        LabelBudget::Total(d.labels)
+    } else {
+        LabelBudget::Percent(d.labels_percent)
+    }
+}
+
+impl RunData {
+    /// Loads and normalises the data and draws the labeled split from the run's seed, or
+    /// reuses `saved` (a resumed or re-evaluated run).
+    pub fn prepare(config: &Config, saved: Option<SplitRecord>) -> Result<Self> {
+        let mut dataset = load_dataset(config)?;
+        let normalizer = if config.data.normalize == "standardize" {
+            Normalizer::fit(&dataset.train)
+        } else {
+            Normalizer::identity(dataset.dim())
+        };
+        normalizer.apply(&mut dataset.train);
+        normalizer.apply(&mut dataset.test);
+        let labeled = match &saved {
+            Some(s) => {
+                if let Some(bad) = s
+                    .labeled_indices
+                    .iter()
+                    .find(|&&i| i >= dataset.train.len() || dataset.train.labels[i].is_none())
+                {
+                    bail!(
+                        "split.json names sample {bad}, which is not a labeled training sample of this data"
+                    );
+                }
+                s.labeled_indices.clone()
+            }
+            None => select_labeled(
+                &dataset.train.labels,
+                &dataset.classes,
+                budget(config),
+                &mut Rng::stream(config.seed, "split"),
+            )?,
+        };
+        let unlabeled: Vec<usize> = if config.data.unlabeled_includes_labeled {
+            (0..dataset.train.len()).collect()
+        } else {
+            let mut is_labeled = vec![false; dataset.train.len()];
+            for &i in &labeled {
+                is_labeled[i] = true;
+            }
+            (0..dataset.train.len())
+                .filter(|&i| !is_labeled[i])
+                .collect()
+        };
+        if unlabeled.is_empty() && config.method != "supervised" {
+            bail!("no unlabeled samples are left for '{}'", config.method);
+        }
+        let mut per_class = vec![0; dataset.num_classes()];
+        for &i in &labeled {
+            per_class[dataset.train.labels[i].unwrap_or_default()] += 1;
+        }
+        let split = SplitRecord {
+            budget: budget(config).to_string(),
+            labeled_indices: labeled,
+            labeled_per_class: per_class,
+            unlabeled_count: unlabeled.len(),
+            unlabeled_includes_labeled: config.data.unlabeled_includes_labeled,
+        };
+        Ok(Self {
+            dataset,
+            normalizer,
+            split,
+            unlabeled,
+        })
+    }
+}
+
+/// `summary.json`: what a run achieved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Test accuracy of the reported model.
+    pub accuracy: f64,
+    /// Which model `accuracy` belongs to (`student`, `ema` or `teacher`).
+    pub reported_model: String,
+    /// Every evaluated model on the test split.
+    pub models: BTreeMap<String, ModelEval>,
+    /// The method.
+    pub method: String,
+    /// The data specification.
+    pub data: String,
+    /// Number of labeled samples.
+    pub labels: usize,
+    /// Training steps done.
+    pub steps: u64,
+    /// The run seed.
+    pub seed: u64,
+    /// Seconds spent training and evaluating, summed over resumed pieces.
+    pub wall_seconds: f64,
+    /// Class names.
+    pub classes: Vec<String>,
+    /// Size of the test split.
+    pub test_size: usize,
+}
+
+impl Summary {
+    /// Writes `summary.json` atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        write_atomic(path, serde_json::to_string_pretty(self)?.as_bytes())
+    }
+
+    /// A plain-text table of the evaluated models.
+    pub fn table(&self) -> String {
+        let mut s = format!(
+            "{} on {} ({} labels, seed {}, {} steps, {:.1} s)\n",
+            self.method, self.data, self.labels, self.seed, self.steps, self.wall_seconds
+        );
+        s.push_str("model      test accuracy\n");
+        for (name, m) in &self.models {
+            let mark = if *name == self.reported_model {
+                "  <- reported"
+            } else {
+                ""
+            };
+            s.push_str(&format!("{name:<10} {:>8.2}%{mark}\n", 100.0 * m.accuracy));
+        }
+        s
+    }
+}

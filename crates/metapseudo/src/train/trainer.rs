@@ -1,0 +1,457 @@
+//! The training loop: batches, the method's step, EMA, logging, evaluation, checkpoints,
+//! resume and the final summary. Written once for every method.
+
+use super::context::{Learner, Stepper, TensorBatch, TrainContext};
+use super::ema::Ema;
+use super::metrics::{MetricsLog, non_finite_loss, read_scalars};
+use super::run::{RunData, RunDir, Summary};
+use crate::config::Config;
+use crate::eval::{ModelEval, evaluate};
+use crate::io::{TensorFile, write_atomic};
+use crate::methods::{self, Method};
+use crate::models::{self, ModelShape, Network};
+use crate::optim::{Schedule, Sgd};
+use crate::params::{HostTensor, export_tensors, import_tensors};
+use anyhow::{Context, Result, bail};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use indicatif::{ProgressBar, ProgressStyle};
+use metapseudo_data::Rng;
+use metapseudo_data::pipeline::{Batch, PipelineOptions, PipelineState, TabularPipeline};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::Instant;
+
+/// Identifies checkpoint files written by this version.
+const CHECKPOINT_FORMAT: &str = "metapseudo-checkpoint-1";
+
+/// Options of one `train` invocation that are not part of the configuration.
+#[derive(Clone, Debug, Default)]
+pub struct TrainOptions {
+    /// Save a checkpoint and exit after this many steps.
+    pub stop_at: Option<u64>,
+    /// No progress bar or final table.
+    pub quiet: bool,
+}
+
+/// How a `train` invocation ended.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// All steps done; the summary was written.
+    Finished(Summary),
+    /// Stopped at `--stop-at`; resume to continue.
+    Stopped {
+        /// Steps done so far.
+        step: u64,
+    },
+}
+
+/// The non-tensor part of a checkpoint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct CheckpointState {
+    step: u64,
+    pipeline: PipelineState,
+    method: serde_json::Value,
+    metrics_bytes: u64,
+    elapsed_seconds: f64,
+}
+
+/// A run in memory: data, networks, optimisers, method and batch stream.
+pub struct Session {
+    /// The effective configuration.
+    pub config: Config,
+    /// The data and split.
+    pub data: RunData,
+    /// The training device (autodiff enabled).
+    pub device: Device,
+    /// Models and optimisers.
+    pub ctx: TrainContext,
+    /// The student's moving average.
+    pub ema: Option<Ema>,
+    method: Box<dyn Method>,
+    pipeline: TabularPipeline,
+    /// Steps done.
+    pub step: u64,
+    /// Seconds spent in earlier pieces of this run.
+    pub elapsed_before: f64,
+}
+
+fn learner(config: &crate::config::OptimConfig, model: Network, steps: u64) -> Learner {
+    Learner {
+        model,
+        stepper: stepper(config, steps),
+    }
+}
+
+fn stepper(config: &crate::config::OptimConfig, steps: u64) -> Stepper {
+    Stepper {
+        optim: Sgd::new(config),
+        schedule: Schedule::from_config(config, steps),
+    }
+}
+
+impl Session {
+    /// Builds fresh networks and state for `config` on `data`.
+    pub fn new(config: &Config, data: RunData) -> Result<Self> {
+        let device = Device::flex().autodiff();
+        let shape = ModelShape {
+            input_dim: data.dataset.dim(),
+            num_classes: data.dataset.num_classes(),
+        };
+        let steps = config.train.steps;
+        let init = |who: &str| {
+            models::build(
+                &config.model,
+                &shape,
+                &mut Rng::stream(config.seed, &format!("init/{who}")),
+                &device,
+            )
+        };
+        let student = learner(&config.student_optim, init("student")?, steps);
+        let teacher = if config.has_teacher() {
+            Some(learner(&config.teacher_optim, init("teacher")?, steps))
+        } else {
+            None
+        };
+        let self_teacher = (config.method == "smpl").then(|| stepper(&config.teacher_optim, steps));
+        let ema = (config.train.ema_decay > 0.0)
+            .then(|| Ema::new(&student.model, config.train.ema_decay));
+        let pipeline = TabularPipeline::new(
+            data.dataset.train.clone(),
+            data.split.labeled_indices.clone(),
+            data.unlabeled.clone(),
+            PipelineOptions {
+                batch_size: config.train.batch_size,
+                mu: if config.method == "supervised" {
+                    0
+                } else {
+                    config.train.mu
+                },
+                weak: config.augment.weak,
+                strong: config.augment.strong,
+            },
+            config.seed,
+        );
+        Ok(Self {
+            ctx: TrainContext {
+                student,
+                teacher,
+                self_teacher,
+                num_classes: shape.num_classes,
+            },
+            ema,
+            method: methods::build(config),
+            pipeline,
+            step: 0,
+            elapsed_before: 0.0,
+            config: config.clone(),
+            data,
+            device,
+        })
+    }
+
+    /// Steps in one reporting epoch.
+    pub fn steps_per_epoch(&self) -> u64 {
+        if self.config.train.steps_per_epoch > 0 {
+            return self.config.train.steps_per_epoch;
+        }
+        let per_step = if self.config.method == "supervised" {
+            self.config.train.batch_size
+        } else {
+            self.config.train.batch_size * self.config.train.mu
+        };
+        let pool = if self.config.method == "supervised" {
+            self.data.split.labeled_indices.len()
+        } else {
+            self.pipeline.unlabeled_epoch_len()
+        };
+        (pool as u64).div_ceil(per_step as u64).max(1)
+    }
+
+    fn tensors(&self, b: &Batch) -> TensorBatch {
+        let d = &self.device;
+        let rows = |v: &Vec<f32>| {
+            Tensor::<2>::from_data(TensorData::new(v.clone(), [v.len() / b.dim, b.dim]), d)
+        };
+        let labels: Vec<i64> = b.labels.iter().map(|&c| c as i64).collect();
+        TensorBatch {
+            x_l: rows(&b.labeled),
+            y_l: Tensor::<1, Int>::from_data(TensorData::new(labels, [b.labels.len()]), d),
+            x_uw: rows(&b.unlabeled_weak),
+            x_us: rows(&b.unlabeled_strong),
+        }
+    }
+
+    /// Runs one training step and returns its scalars.
+    pub fn step_once(&mut self) -> methods::Scalars {
+        let batch = self.pipeline.next_batch();
+        let tb = self.tensors(&batch);
+        let scalars = self.method.step(&mut self.ctx, &tb, self.step);
+        if let Some(ema) = &mut self.ema {
+            ema.update(&self.ctx.student.model);
+        }
+        self.step += 1;
+        scalars
+    }
+
+    /// The models to evaluate, by name.
+    pub fn models(&self) -> Vec<(&'static str, &Network)> {
+        let mut m = vec![("student", &self.ctx.student.model)];
+        if let Some(e) = &self.ema {
+            m.push(("ema", &e.model));
+        }
+        if let Some(t) = &self.ctx.teacher {
+            m.push(("teacher", &t.model));
+        }
+        m
+    }
+
+    /// Evaluates every model on the test split.
+    pub fn evaluate_all(&self) -> BTreeMap<String, ModelEval> {
+        let test = &self.data.dataset.test;
+        let classes = self.data.dataset.num_classes();
+        self.models()
+            .into_iter()
+            .map(|(name, m)| (name.to_string(), evaluate(m, test, classes, &self.device)))
+            .collect()
+    }
+
+    /// The summary of the run at its current step.
+    pub fn summary(&self, wall_seconds: f64) -> Summary {
+        let models = self.evaluate_all();
+        let reported = self.config.train.report.clone();
+        Summary {
+            accuracy: models[&reported].accuracy,
+            reported_model: reported,
+            models,
+            method: self.config.method.clone(),
+            data: self.config.data.spec.clone(),
+            labels: self.data.split.labeled_indices.len(),
+            steps: self.step,
+            seed: self.config.seed,
+            wall_seconds,
+            classes: self.data.dataset.classes.clone(),
+            test_size: self.data.dataset.test.len(),
+        }
+    }
+
+    /// Everything needed to continue exactly: networks, optimiser states, EMA, step, batch
+    /// stream position, method state.
+    pub fn checkpoint(&self, metrics_bytes: u64, elapsed_seconds: f64) -> Result<TensorFile> {
+        let mut f = TensorFile::default();
+        let mut learner = |name: &str, l: &Learner| {
+            f.insert_all(name, export_tensors(&l.model));
+            f.insert_all(&format!("{name}_momentum"), momentum(&l.stepper.optim));
+        };
+        learner("student", &self.ctx.student);
+        if let Some(t) = &self.ctx.teacher {
+            learner("teacher", t);
+        }
+        if let Some(s) = &self.ctx.self_teacher {
+            f.insert_all("self_teacher_momentum", momentum(&s.optim));
+        }
+        if let Some(e) = &self.ema {
+            f.insert_all("ema", export_tensors(&e.model));
+        }
+        let state = CheckpointState {
+            step: self.step,
+            pipeline: self.pipeline.state(),
+            method: self.method.save_state(),
+            metrics_bytes,
+            elapsed_seconds,
+        };
+        f.metadata.insert("format".into(), CHECKPOINT_FORMAT.into());
+        f.metadata
+            .insert("state".into(), serde_json::to_string(&state)?);
+        Ok(f)
+    }
+
+    /// Restores a checkpoint; returns the metrics length it expects.
+    pub fn restore(&mut self, f: &TensorFile) -> Result<u64> {
+        if f.metadata.get("format").map(String::as_str) != Some(CHECKPOINT_FORMAT) {
+            bail!("not a {CHECKPOINT_FORMAT} file");
+        }
+        let state: CheckpointState = serde_json::from_str(
+            f.metadata
+                .get("state")
+                .context("the checkpoint has no state")?,
+        )?;
+        let device = self.device.clone();
+        let restore_learner = |name: &str, l: &mut Learner| -> Result<()> {
+            l.model = import_tensors(l.model.clone(), &f.take_prefix(name))?;
+            load_momentum(
+                &mut l.stepper.optim,
+                &f.take_prefix(&format!("{name}_momentum")),
+                &device,
+            )
+        };
+        restore_learner("student", &mut self.ctx.student)?;
+        if let Some(t) = &mut self.ctx.teacher {
+            restore_learner("teacher", t)?;
+        }
+        if let Some(s) = &mut self.ctx.self_teacher {
+            load_momentum(
+                &mut s.optim,
+                &f.take_prefix("self_teacher_momentum"),
+                &device,
+            )?;
+        }
+        if let Some(e) = &mut self.ema {
+            e.model = import_tensors(e.model.clone(), &f.take_prefix("ema"))?;
+        }
+        self.pipeline.restore(&state.pipeline);
+        self.method.load_state(&state.method, &self.device)?;
+        self.step = state.step;
+        self.elapsed_before = state.elapsed_seconds;
+        Ok(state.metrics_bytes)
+    }
+}
+
+fn momentum(optim: &Sgd) -> BTreeMap<String, HostTensor> {
+    optim
+        .state()
+        .into_iter()
+        .map(|(i, t)| (i.to_string(), t))
+        .collect()
+}
+
+fn load_momentum(
+    optim: &mut Sgd,
+    saved: &BTreeMap<String, HostTensor>,
+    device: &Device,
+) -> Result<()> {
+    let state = saved
+        .iter()
+        .map(|(k, t)| Ok((k.parse::<usize>().context("bad momentum index")?, t.clone())))
+        .collect::<Result<Vec<_>>>()?;
+    optim.load_state(&state, &device.clone().inner());
+    Ok(())
+}
+
+fn progress_bar(total: u64, start: u64, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(total);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{bar:30.cyan/blue} {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    pb.set_position(start);
+    pb
+}
+
+/// Loads the session of an existing run folder from its checkpoint.
+pub fn load_session(run: &RunDir) -> Result<(Session, u64)> {
+    let config = run.read_config()?;
+    let data = RunData::prepare(&config, Some(run.read_split()?))?;
+    let mut session = Session::new(&config, data)?;
+    let path = run.checkpoint();
+    let file = TensorFile::load(&path)?;
+    let metrics = session
+        .restore(&file)
+        .with_context(|| format!("cannot restore {}", path.display()))?;
+    Ok((session, metrics))
+}
+
+/// Trains `config` in `run` (a new folder), or continues the run there when `resume`.
+pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Result<Outcome> {
+    let (mut session, metrics_bytes) = match config {
+        Some(config) => {
+            if run.config().exists() {
+                bail!(
+                    "{} already holds a run: continue it with `metapseudo train --resume {}` or choose another --out",
+                    run.dir.display(),
+                    run.dir.display()
+                );
+            }
+            std::fs::create_dir_all(&run.dir)
+                .with_context(|| format!("cannot create run folder {}", run.dir.display()))?;
+            let data = RunData::prepare(config, None)?;
+            write_atomic(&run.config(), config.to_toml().as_bytes())?;
+            write_atomic(
+                &run.split(),
+                serde_json::to_string_pretty(&data.split)?.as_bytes(),
+            )?;
+            (Session::new(config, data)?, 0)
+        }
+        None if run.checkpoint().exists() => load_session(run)?,
+        None => {
+            // Killed before its first checkpoint: start the same run again from step 0.
+            let config = run.read_config()?;
+            let data = RunData::prepare(&config, Some(run.read_split()?))?;
+            (Session::new(&config, data)?, 0)
+        }
+    };
+    let mut metrics = MetricsLog::open(&run.metrics(), Some(metrics_bytes))?;
+    run_loop(&mut session, run, &mut metrics, opts)
+}
+
+fn run_loop(
+    s: &mut Session,
+    run: &RunDir,
+    metrics: &mut MetricsLog,
+    opts: &TrainOptions,
+) -> Result<Outcome> {
+    let total = s.config.train.steps;
+    let t = s.config.train.clone();
+    let started = Instant::now();
+    let elapsed = |s: &Session| s.elapsed_before + started.elapsed().as_secs_f64();
+    let per_epoch = s.steps_per_epoch() as f64;
+    let pb = progress_bar(total, s.step, opts.quiet);
+    let mut last_checkpoint: Option<u64> = run.checkpoint().exists().then_some(s.step);
+    while s.step < total {
+        let scalars = s.step_once();
+        let step = s.step;
+        let stop_here = opts.stop_at == Some(step);
+        let checkpoint_here = stop_here
+            || step == total
+            || (t.checkpoint_every > 0 && step % t.checkpoint_every == 0);
+        let eval_here = step == total || (t.eval_every > 0 && step % t.eval_every == 0);
+        if step % t.log_every == 0 || checkpoint_here || eval_here {
+            let values = read_scalars(&scalars);
+            if let Some((name, v)) = non_finite_loss(&values) {
+                pb.finish_and_clear();
+                let kept = match last_checkpoint {
+                    Some(c) => format!(
+                        "the last good checkpoint (step {c}) is kept in {}",
+                        run.checkpoint().display()
+                    ),
+                    None => "no checkpoint had been written yet".to_string(),
+                };
+                bail!(
+                    "training stopped at step {step}: loss term '{name}' is {v}; {kept}. Lower the learning rates or clip gradients (--set teacher_optim.clip_norm=5 --set student_optim.clip_norm=5)"
+                );
+            }
+            let mut fields: Vec<(String, f64)> =
+                values.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+            if eval_here {
+                for (name, e) in s.evaluate_all() {
+                    fields.push((format!("eval/{name}/accuracy"), e.accuracy));
+                }
+            }
+            let refs: Vec<(&str, f64)> = fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+            metrics.write(step, step as f64 / per_epoch, &refs)?;
+            if let Some((_, v)) = values.iter().find(|(k, _)| k.starts_with("loss/")) {
+                pb.set_message(format!("{} {v:.4}", values[0].0));
+            }
+        }
+        if checkpoint_here {
+            let f = s.checkpoint(metrics.len()?, elapsed(s))?;
+            f.save(&run.checkpoint())?;
+            last_checkpoint = Some(step);
+        }
+        pb.set_position(step);
+        if stop_here && step < total {
+            pb.finish_and_clear();
+            return Ok(Outcome::Stopped { step });
+        }
+    }
+    pb.finish_and_clear();
+    let summary = s.summary(elapsed(s));
+    summary.save(&run.summary())?;
+    Ok(Outcome::Finished(summary))
+}
