@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a model (default: MPL on the two-moons set); writes a run folder.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Re-evaluate a run's saved models on its test split and print the summary.
     Eval {
         /// The run folder.
@@ -265,7 +265,7 @@ fn cmd_models() -> Result<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train(args) => cmd_train(args),
+        Command::Train(args) => cmd_train(*args),
         Command::Eval { dir, json } => cmd_eval(dir, json),
         Command::Models => cmd_models(),
         Command::Presets => {

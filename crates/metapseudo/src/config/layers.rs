@@ -187,7 +187,7 @@ mod tests {
         assert_eq!(c.train.steps, 20);
         assert_eq!(c.seed, 9);
         assert_eq!(c.student_optim.lr, 1.0);
-        assert_eq!(c.model.activation, "sigmoid");
+        assert_eq!(c.model.hidden, vec![32, 32]);
         let digits = ConfigLayers {
             flags: vec![("data.spec".into(), Value::String("digits".into()))],
             ..Default::default()

@@ -3,10 +3,57 @@
 use anyhow::{Result, bail};
 use toml::Table;
 
+/// Two moons, tuned here: with the paper's figure-1 setting (below, `moons-paper`) no method
+/// separates the moons in 1000 steps on this data (the sigmoid net barely trains, and once a
+/// student fits the 6 labels MPL's signal `h` vanishes). This preset keeps 3 labels per class
+/// but uses a 2-32-32-2 ReLU MLP with PyTorch's initialisation, SGD at 0.3 for 3000 steps,
+/// small Gaussian noise views and the UDA consistency term in the teacher (weight 4, ramped
+/// over 200 steps).
+const MOONS: &str = r#"
+[data]
+labels_per_class = 3
+normalize = "none"
+[augment.weak]
+noise_std = 0.05
+feature_dropout = 0.0
+[augment.strong]
+noise_std = 0.2
+feature_dropout = 0.0
+[model]
+hidden = [32, 32]
+activation = "relu"
+init = "kaiming"
+[train]
+steps = 3000
+batch_size = 6
+mu = 8
+label_smoothing = 0.0
+eval_every = 500
+report = "student"
+[teacher_optim]
+lr = 0.3
+momentum = 0.0
+nesterov = false
+weight_decay = 0.0
+warmup_steps = 0
+schedule = "constant"
+[student_optim]
+lr = 0.3
+momentum = 0.0
+nesterov = false
+weight_decay = 0.0
+warmup_steps = 0
+wait_steps = 0
+schedule = "constant"
+[uda]
+weight = 4.0
+ramp_steps = 200
+"#;
+
 /// The MPL paper's two-moons recipe (figure 1): MLP 2-8-8-2 with sigmoid units, U(-0.1, 0.1)
 /// initialisation, plain SGD at a constant 0.1, no augmentation or regularisation, 1000 steps,
 /// teacher loss = supervised + MPL term only.
-const MOONS: &str = r#"
+const MOONS_PAPER: &str = r#"
 [data]
 labels_per_class = 3
 normalize = "none"
@@ -96,7 +143,14 @@ ramp_steps = 1000
 
 /// Every preset name with a one-line description.
 pub const PRESETS: &[(&str, &str)] = &[
-    ("moons", "the MPL paper's two-moons recipe (figure 1)"),
+    (
+        "moons",
+        "two moons, 3 labels per class, ReLU MLP with UDA in the teacher (tuned)",
+    ),
+    (
+        "moons-paper",
+        "the MPL paper's two-moons recipe (figure 1), exactly",
+    ),
     ("digits", "UCI digits with an MLP, 5 labels per class"),
     ("tabular", "numeric CSV tables with an MLP, 10% labels"),
     ("none", "the reference defaults of ALGORITHMS.md, unchanged"),
@@ -115,6 +169,7 @@ pub fn preset_for_data(spec: &str) -> &'static str {
 pub fn preset_table(name: &str) -> Result<Table> {
     let text = match name {
         "moons" => MOONS,
+        "moons-paper" => MOONS_PAPER,
         "digits" => DIGITS,
         "tabular" => TABULAR,
         "none" => "",
@@ -140,6 +195,6 @@ mod tests {
             preset_table(name).unwrap();
         }
         let e = preset_table("cifar").unwrap_err().to_string();
-        assert!(e.contains("moons, digits"), "{e}");
+        assert!(e.contains("moons, moons-paper, digits"), "{e}");
     }
 }

@@ -72,11 +72,11 @@ impl UdaTerms {
 
     /// Logs the terms under `prefix` names.
     pub fn log(&self, out: &mut Scalars, sup: &'static str, uda: &'static str) {
-        out.push((sup, Scalar::Tensor(self.sup.clone())));
-        out.push((uda, Scalar::Tensor(self.uda.loss.clone())));
+        out.push((sup, Scalar::tensor(self.sup.clone())));
+        out.push((uda, Scalar::tensor(self.uda.loss.clone())));
         out.push((
             "uda/mask_ratio",
-            Scalar::Tensor(self.uda.mask_ratio.clone()),
+            Scalar::tensor(self.uda.mask_ratio.clone()),
         ));
         out.push(("uda/weight", Scalar::Value(self.weight)));
     }

@@ -17,9 +17,16 @@ use burn::tensor::{Device, Tensor};
 #[derive(Clone, Debug)]
 pub enum Scalar {
     /// A one-element tensor (read only when the step is logged).
-    Tensor(Tensor<1>),
+    Tensor(Box<Tensor<1>>),
     /// A value already on the host.
     Value(f64),
+}
+
+impl Scalar {
+    /// A lazily read device scalar.
+    pub fn tensor(t: Tensor<1>) -> Self {
+        Scalar::Tensor(Box::new(t))
+    }
 }
 
 /// The named scalars of one step. Names starting with `loss/` are loss terms and are checked

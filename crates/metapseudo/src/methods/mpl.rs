@@ -92,12 +92,12 @@ impl Feedback {
 
     /// Logs the signal.
     pub fn log(&self, terms: &FeedbackTerms, old: Tensor<1>, new: Tensor<1>, out: &mut Scalars) {
-        out.push(("mpl/old", Scalar::Tensor(old)));
-        out.push(("mpl/new", Scalar::Tensor(new)));
-        out.push(("mpl/h", Scalar::Tensor(terms.h.clone())));
-        out.push(("mpl/h_raw", Scalar::Tensor(terms.h_raw.clone())));
+        out.push(("mpl/old", Scalar::tensor(old)));
+        out.push(("mpl/new", Scalar::tensor(new)));
+        out.push(("mpl/h", Scalar::tensor(terms.h.clone())));
+        out.push(("mpl/h_raw", Scalar::tensor(terms.h_raw.clone())));
         if let Some(b) = &terms.baseline {
-            out.push(("mpl/baseline", Scalar::Tensor(b.clone())));
+            out.push(("mpl/baseline", Scalar::tensor(b.clone())));
         }
     }
 }
@@ -218,10 +218,10 @@ impl Method for Mpl {
 
         let mut out = Scalars::new();
         uda.log(&mut out, "loss/teacher_sup", "loss/teacher_uda");
-        out.push(("loss/teacher_mpl", Scalar::Tensor(mpl_loss)));
-        out.push(("loss/teacher_mpl_ce", Scalar::Tensor(mpl)));
-        out.push(("loss/teacher", Scalar::Tensor(teacher_loss)));
-        out.push(("loss/student", Scalar::Tensor(student_loss)));
+        out.push(("loss/teacher_mpl", Scalar::tensor(mpl_loss)));
+        out.push(("loss/teacher_mpl_ce", Scalar::tensor(mpl)));
+        out.push(("loss/teacher", Scalar::tensor(teacher_loss)));
+        out.push(("loss/student", Scalar::tensor(student_loss)));
         self.feedback.log(&fb, old, new, &mut out);
         out.push(("lr/teacher", Scalar::Value(lr_teacher)));
         out.push(("lr/student", Scalar::Value(lr_student)));

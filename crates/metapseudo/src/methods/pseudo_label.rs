@@ -30,10 +30,10 @@ impl Method for PseudoLabel {
         let total = sup.clone() + pl.loss.clone().mul_scalar(w);
         let lr = ctx.student.update(&total, step);
         vec![
-            ("loss/sup", Scalar::Tensor(sup)),
-            ("loss/pseudo_label", Scalar::Tensor(pl.loss)),
-            ("loss/total", Scalar::Tensor(total)),
-            ("pseudo_label/mask_ratio", Scalar::Tensor(pl.mask_ratio)),
+            ("loss/sup", Scalar::tensor(sup)),
+            ("loss/pseudo_label", Scalar::tensor(pl.loss)),
+            ("loss/total", Scalar::tensor(total)),
+            ("pseudo_label/mask_ratio", Scalar::tensor(pl.mask_ratio)),
             ("pseudo_label/weight", Scalar::Value(w)),
             ("lr/student", Scalar::Value(lr)),
         ]

@@ -49,11 +49,11 @@ impl Method for Smpl {
         ctx.student.model = model;
 
         let mut out = Scalars::new();
-        out.push(("loss/step1", Scalar::Tensor(step1_loss)));
+        out.push(("loss/step1", Scalar::tensor(step1_loss)));
         uda.log(&mut out, "loss/sup", "loss/uda");
-        out.push(("loss/mpl", Scalar::Tensor(mpl_loss)));
-        out.push(("loss/mpl_ce", Scalar::Tensor(mpl)));
-        out.push(("loss/step2", Scalar::Tensor(step2_loss)));
+        out.push(("loss/mpl", Scalar::tensor(mpl_loss)));
+        out.push(("loss/mpl_ce", Scalar::tensor(mpl)));
+        out.push(("loss/step2", Scalar::tensor(step2_loss)));
         self.feedback.log(&fb, old, new, &mut out);
         out.push(("lr/student", Scalar::Value(lr1)));
         out.push(("lr/teacher", Scalar::Value(lr2)));

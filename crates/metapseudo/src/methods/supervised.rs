@@ -25,7 +25,7 @@ impl Method for Supervised {
         let loss = cross_entropy(logits, b.y_l.clone(), self.label_smoothing);
         let lr = ctx.student.update(&loss, step);
         vec![
-            ("loss/sup", Scalar::Tensor(loss)),
+            ("loss/sup", Scalar::tensor(loss)),
             ("lr/student", Scalar::Value(lr)),
         ]
     }

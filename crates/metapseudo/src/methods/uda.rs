@@ -27,7 +27,7 @@ impl Method for Uda {
         let lr = ctx.student.update(&total, step);
         let mut out = Scalars::new();
         terms.log(&mut out, "loss/sup", "loss/uda");
-        out.push(("loss/total", Scalar::Tensor(total)));
+        out.push(("loss/total", Scalar::tensor(total)));
         out.push(("lr/student", Scalar::Value(lr)));
         out
     }

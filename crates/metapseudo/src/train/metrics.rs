@@ -14,7 +14,7 @@ pub fn read_scalars(scalars: &Scalars) -> Vec<(&'static str, f64)> {
         .map(|(name, s)| {
             let v = match s {
                 Scalar::Value(v) => *v,
-                Scalar::Tensor(t) => f64::from(t.clone().into_scalar::<f32>()),
+                Scalar::Tensor(t) => f64::from((**t).clone().into_scalar::<f32>()),
             };
             (*name, v)
         })
@@ -81,7 +81,7 @@ impl MetricsLog {
     }
 
     /// Current length in bytes (saved with checkpoints).
-    pub fn len(&self) -> Result<u64> {
+    pub fn bytes_written(&self) -> Result<u64> {
         self.file.sync_data()?;
         Ok(self.file.metadata()?.len())
     }
@@ -99,7 +99,7 @@ mod tests {
         let mut log = MetricsLog::open(&path, None).unwrap();
         log.write(10, 0.5, &[("loss/sup", 1.5), ("mpl/h", f64::NAN)])
             .unwrap();
-        let keep = log.len().unwrap();
+        let keep = log.bytes_written().unwrap();
         log.write(20, 1.0, &[("loss/sup", 1.0)]).unwrap();
         drop(log);
         MetricsLog::open(&path, Some(keep)).unwrap();

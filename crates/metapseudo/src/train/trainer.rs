@@ -409,9 +409,10 @@ fn run_loop(
         let stop_here = opts.stop_at == Some(step);
         let checkpoint_here = stop_here
             || step == total
-            || (t.checkpoint_every > 0 && step % t.checkpoint_every == 0);
-        let eval_here = step == total || (t.eval_every > 0 && step % t.eval_every == 0);
-        if step % t.log_every == 0 || checkpoint_here || eval_here {
+            || (t.checkpoint_every > 0 && step.is_multiple_of(t.checkpoint_every));
+        let eval_here = step == total || (t.eval_every > 0 && step.is_multiple_of(t.eval_every));
+        let log_here = step.is_multiple_of(t.log_every) || eval_here;
+        if log_here || checkpoint_here {
             let values = read_scalars(&scalars);
             if let Some((name, v)) = non_finite_loss(&values) {
                 pb.finish_and_clear();
@@ -426,21 +427,23 @@ fn run_loop(
                     "training stopped at step {step}: loss term '{name}' is {v}; {kept}. Lower the learning rates or clip gradients (--set teacher_optim.clip_norm=5 --set student_optim.clip_norm=5)"
                 );
             }
-            let mut fields: Vec<(String, f64)> =
-                values.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-            if eval_here {
-                for (name, e) in s.evaluate_all() {
-                    fields.push((format!("eval/{name}/accuracy"), e.accuracy));
+            if log_here {
+                let mut fields: Vec<(String, f64)> =
+                    values.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+                if eval_here {
+                    for (name, e) in s.evaluate_all() {
+                        fields.push((format!("eval/{name}/accuracy"), e.accuracy));
+                    }
                 }
-            }
-            let refs: Vec<(&str, f64)> = fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-            metrics.write(step, step as f64 / per_epoch, &refs)?;
-            if let Some((_, v)) = values.iter().find(|(k, _)| k.starts_with("loss/")) {
-                pb.set_message(format!("{} {v:.4}", values[0].0));
+                let refs: Vec<(&str, f64)> = fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+                metrics.write(step, step as f64 / per_epoch, &refs)?;
+                if let Some((name, v)) = values.iter().find(|(k, _)| k.starts_with("loss/")) {
+                    pb.set_message(format!("{name} {v:.4}"));
+                }
             }
         }
         if checkpoint_here {
-            let f = s.checkpoint(metrics.len()?, elapsed(s))?;
+            let f = s.checkpoint(metrics.bytes_written()?, elapsed(s))?;
             f.save(&run.checkpoint())?;
             last_checkpoint = Some(step);
         }

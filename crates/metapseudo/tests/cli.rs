@@ -1,0 +1,111 @@
+//! The command line: bad input gets a clear message and a non-zero exit, never a panic; `eval`
+//! reproduces a run's summary.
+
+mod common;
+
+use common::{json, metapseudo, temp_dir};
+
+/// Runs a command expected to fail and returns its standard error.
+fn fails(args: &[&str]) -> String {
+    let o = metapseudo(args);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(!o.status.success(), "{args:?} should fail");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    err
+}
+
+#[test]
+fn bad_input_is_named() {
+    let dir = temp_dir("cli-errors");
+    let out = dir.join("run");
+    let out = out.to_str().unwrap();
+    let e = fails(&["train", "--data", "csv:/no/such/file.csv", "--out", out]);
+    assert!(e.contains("/no/such/file.csv"), "{e}");
+    let csv = dir.join("bad.csv");
+    std::fs::write(&csv, "x,y,label\n1,2,a\n3,zz,b\n").unwrap();
+    let spec = format!("csv:{}", csv.display());
+    let e = fails(&["train", "--data", &spec, "--out", out]);
+    assert!(
+        e.contains("line 3, column 2") && e.contains("\"zz\""),
+        "{e}"
+    );
+    let e = fails(&["train", "--method", "fixmatch", "--out", out]);
+    assert!(e.contains("fixmatch") && e.contains("mpl, smpl"), "{e}");
+    let e = fails(&["train", "--set", "train.stpes=3", "--out", out]);
+    assert!(e.contains("train.stpes") && e.contains("steps"), "{e}");
+    let e = fails(&["train", "--labels-per-class", "5000", "--out", out]);
+    assert!(e.contains("5000") && e.contains("only 1000"), "{e}");
+    let e = fails(&["train", "--preset", "imagenet", "--out", out]);
+    assert!(e.contains("valid presets"), "{e}");
+    let e = fails(&["eval", dir.join("nothing").to_str().unwrap()]);
+    assert!(e.contains("not a metapseudo run folder"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_non_finite_loss_stops_the_run_and_keeps_the_last_checkpoint() {
+    let dir = temp_dir("cli-nan");
+    let out = dir.join("run");
+    let e = fails(&[
+        "train",
+        "--quiet",
+        "--method",
+        "supervised",
+        "--steps",
+        "300",
+        "--checkpoint-every",
+        "20",
+        "--set",
+        "student_optim.lr=1e9",
+        "--set",
+        "student_optim.wait_steps=50",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(e.contains("loss term 'loss/sup'"), "{e}");
+    assert!(
+        e.contains("step 60") && e.contains("last good checkpoint (step 40)"),
+        "{e}"
+    );
+    // The kept checkpoint resumes (and fails again at the same place, with the same message).
+    let again = fails(&["train", "--quiet", "--resume", out.to_str().unwrap()]);
+    assert_eq!(e, again);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn eval_reprints_the_summary_and_existing_folders_are_protected() {
+    let dir = temp_dir("cli-eval");
+    let out = dir.join("run");
+    let out_s = out.to_str().unwrap();
+    let o = metapseudo(&["train", "--steps", "200", "--out", out_s]);
+    assert!(o.status.success());
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("<- reported") && table.contains("teacher"),
+        "{table}"
+    );
+    for f in [
+        "config.toml",
+        "split.json",
+        "metrics.jsonl",
+        "checkpoint.safetensors",
+        "summary.json",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let summary = json(&out.join("summary.json"));
+    let e = metapseudo(&["eval", out_s, "--json"]);
+    assert!(e.status.success());
+    let again: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    assert_eq!(again, summary);
+    let split = json(&out.join("split.json"));
+    assert_eq!(split["labeled_indices"].as_array().unwrap().len(), 6);
+    assert_eq!(summary["labels"], 6);
+    let e = fails(&["train", "--out", out_s]);
+    assert!(
+        e.contains("already holds a run") && e.contains("--resume"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,72 @@
+//! Each method trains on the two-moons set and must beat chance by a wide margin.
+
+mod common;
+
+use metapseudo::config::layers::{ConfigLayers, parse_set};
+use metapseudo::train::run::{RunDir, Summary};
+use metapseudo::train::trainer::{Outcome, TrainOptions, train};
+
+fn run(method: &str, extra: &[&str]) -> Summary {
+    let mut sets = vec![format!("method={method}"), "train.steps=1500".into()];
+    sets.extend(extra.iter().map(|s| s.to_string()));
+    let config = ConfigLayers {
+        sets: sets.iter().map(|s| parse_set(s).unwrap()).collect(),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    let dir = common::temp_dir(&format!("learn-{method}"));
+    let run = RunDir {
+        dir: dir.join("run"),
+    };
+    let opts = TrainOptions {
+        quiet: true,
+        ..Default::default()
+    };
+    match train(Some(&config), &run, &opts).unwrap() {
+        Outcome::Finished(s) => {
+            std::fs::remove_dir_all(&dir).unwrap();
+            s
+        }
+        Outcome::Stopped { .. } => panic!("the run did not finish"),
+    }
+}
+
+#[test]
+fn supervised_learns_the_labeled_points() {
+    let s = run("supervised", &[]);
+    assert!(s.accuracy > 0.75, "supervised: {}", s.accuracy);
+}
+
+#[test]
+fn pseudo_label_learns() {
+    let s = run(
+        "pseudo-label",
+        &[
+            "pseudo_label.threshold=0.8",
+            "augment.strong.noise_std=0.05",
+        ],
+    );
+    assert!(s.accuracy > 0.75, "pseudo-label: {}", s.accuracy);
+}
+
+#[test]
+fn uda_follows_the_moons() {
+    let s = run("uda", &[]);
+    assert!(s.accuracy > 0.9, "uda: {}", s.accuracy);
+}
+
+#[test]
+fn mpl_student_follows_the_moons() {
+    let s = run("mpl", &[]);
+    assert!(s.models["teacher"].accuracy > 0.9, "{:?}", s.models);
+    assert!(s.models["student"].accuracy > 0.9, "{:?}", s.models);
+    assert_eq!(s.reported_model, "student");
+}
+
+#[test]
+fn smpl_follows_the_moons() {
+    let s = run("smpl", &[]);
+    assert!(s.accuracy > 0.9, "smpl: {}", s.accuracy);
+    assert!(!s.models.contains_key("teacher"));
+}

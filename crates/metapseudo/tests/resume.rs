@@ -1,0 +1,112 @@
+//! A run stopped (or killed) and resumed ends exactly like an uninterrupted one.
+
+mod common;
+
+use common::{json, metapseudo, temp_dir};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const ARGS: &[&str] = &[
+    "train",
+    "--quiet",
+    "--method",
+    "mpl",
+    "--set",
+    "mpl.baseline_decay=0.9",
+    "--set",
+    "teacher_optim.momentum=0.9",
+    "--set",
+    "teacher_optim.lr=0.05",
+];
+
+fn train(out: &Path, extra: &[&str]) {
+    let mut args: Vec<&str> = ARGS.to_vec();
+    args.extend(["--out", out.to_str().unwrap()]);
+    args.extend(extra);
+    let o = metapseudo(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn resume(out: &Path, extra: &[&str]) {
+    let mut args = vec!["train", "--quiet", "--resume", out.to_str().unwrap()];
+    args.extend(extra);
+    let o = metapseudo(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Summary without its timing.
+fn results(dir: &Path) -> serde_json::Value {
+    let mut s = json(&dir.join("summary.json"));
+    s.as_object_mut().unwrap().remove("wall_seconds");
+    s
+}
+
+fn metrics(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// Compares two runs' metrics line by line, reporting the first difference only.
+fn assert_same_metrics(a: &Path, b: &Path) {
+    let (ma, mb) = (metrics(a), metrics(b));
+    for (i, (x, y)) in ma.iter().zip(&mb).enumerate() {
+        assert_eq!(x, y, "metrics line {} differs", i + 1);
+    }
+    assert_eq!(ma.len(), mb.len());
+}
+
+#[test]
+fn stop_and_resume_matches_an_uninterrupted_run() {
+    let dir = temp_dir("resume-stop");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let short = ["--steps", "400", "--checkpoint-every", "50"];
+    train(&a, &short);
+    train(&b, &[&short[..], &["--stop-at", "130"]].concat());
+    assert!(!b.join("summary.json").exists());
+    resume(&b, &["--stop-at", "275"]);
+    resume(&b, &[]);
+    assert_eq!(results(&a), results(&b));
+    assert_same_metrics(&a, &b);
+    let weights = |d: &Path| {
+        metapseudo::io::TensorFile::load(&d.join("checkpoint.safetensors"))
+            .unwrap()
+            .tensors
+    };
+    assert!(
+        weights(&a) == weights(&b),
+        "final checkpoints hold different tensors"
+    );
+    let s = results(&a);
+    assert_eq!(s["steps"], 400);
+    assert!(s["models"]["teacher"]["accuracy"].as_f64().unwrap() > 0.5);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_result() {
+    let dir = temp_dir("resume-kill");
+    let (a, c) = (dir.join("a"), dir.join("c"));
+    let long = ["--steps", "4000", "--checkpoint-every", "25"];
+    train(&a, &long);
+    let mut args: Vec<&str> = ARGS.to_vec();
+    args.extend(["--out", c.to_str().unwrap()]);
+    args.extend(long);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_metapseudo"))
+        .args(&args)
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !c.join("checkpoint.safetensors").exists() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    resume(&c, &[]);
+    assert_eq!(results(&a), results(&c));
+    assert_same_metrics(&a, &c);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
