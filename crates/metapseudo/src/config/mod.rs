@@ -147,7 +147,8 @@ pub struct OptimConfig {
     pub warmup_steps: u64,
     /// After warm-up: `constant` or `cosine` (to 0 at the last step).
     pub schedule: String,
-    /// Steps at the start with learning rate 0 (the MPL student waits 3000 steps).
+    /// Steps at the start with learning rate 0 (the MPL student waits 3000 steps for its
+    /// teacher). Only MPL's student and SMPL's first step wait; one-model methods ignore it.
     pub wait_steps: u64,
     /// Global gradient-norm clipping threshold (0: off).
     pub clip_norm: f64,

@@ -83,6 +83,16 @@ fn learner(config: &crate::config::OptimConfig, model: Network, steps: u64) -> L
     }
 }
 
+/// The student's optimiser settings; its wait (for the teacher) only applies to MPL and SMPL,
+/// whose student learns from pseudo labels. One-model methods train from step 0.
+fn student_optim(config: &Config) -> crate::config::OptimConfig {
+    let mut c = config.student_optim.clone();
+    if !matches!(config.method.as_str(), "mpl" | "smpl") {
+        c.wait_steps = 0;
+    }
+    c
+}
+
 fn stepper(config: &crate::config::OptimConfig, steps: u64) -> Stepper {
     Stepper {
         optim: Sgd::new(config),
@@ -107,7 +117,7 @@ impl Session {
                 &device,
             )
         };
-        let student = learner(&config.student_optim, init("student")?, steps);
+        let student = learner(&student_optim(config), init("student")?, steps);
         let teacher = if config.has_teacher() {
             Some(learner(&config.teacher_optim, init("teacher")?, steps))
         } else {
