@@ -50,19 +50,14 @@ weight = 4.0
 ramp_steps = 200
 "#;
 
-/// The MPL paper's two-moons recipe (figure 1): MLP 2-8-8-2 with sigmoid units, U(-0.1, 0.1)
-/// initialisation, plain SGD at a constant 0.1, no augmentation or regularisation, 1000 steps,
-/// teacher loss = supervised + MPL term only.
+/// The MPL paper's two-moons recipe (figure 1), as changes to [`MOONS`]: MLP 2-8-8-2 with
+/// sigmoid units, U(-0.1, 0.1) initialisation, plain SGD at a constant 0.1, no augmentation or
+/// regularisation, 1000 steps, teacher loss = supervised + MPL term only.
 const MOONS_PAPER: &str = r#"
-[data]
-labels_per_class = 3
-normalize = "none"
-[augment.weak]
-noise_std = 0.0
-feature_dropout = 0.0
 [augment.strong]
 noise_std = 0.0
-feature_dropout = 0.0
+[augment.weak]
+noise_std = 0.0
 [model]
 hidden = [8, 8]
 activation = "sigmoid"
@@ -70,26 +65,11 @@ init = "uniform"
 init_range = 0.1
 [train]
 steps = 1000
-batch_size = 6
-mu = 8
-label_smoothing = 0.0
 eval_every = 100
-report = "student"
 [teacher_optim]
 lr = 0.1
-momentum = 0.0
-nesterov = false
-weight_decay = 0.0
-warmup_steps = 0
-schedule = "constant"
 [student_optim]
 lr = 0.1
-momentum = 0.0
-nesterov = false
-weight_decay = 0.0
-warmup_steps = 0
-wait_steps = 0
-schedule = "constant"
 [uda]
 weight = 0.0
 "#;
@@ -167,14 +147,14 @@ pub fn preset_for_data(spec: &str) -> &'static str {
     }
 }
 
-/// The partial configuration of a preset.
-pub fn preset_table(name: &str) -> Result<Table> {
-    let text = match name {
-        "moons" => MOONS,
-        "moons-paper" => MOONS_PAPER,
-        "digits" => DIGITS,
-        "tabular" => TABULAR,
-        "none" => "",
+/// The partial configurations a preset applies, in order (a preset may build on another).
+fn preset_parts(name: &str) -> Result<&'static [&'static str]> {
+    Ok(match name {
+        "moons" => &[MOONS],
+        "moons-paper" => &[MOONS, MOONS_PAPER],
+        "digits" => &[DIGITS],
+        "tabular" => &[TABULAR],
+        "none" => &[],
         other => bail!(
             "unknown preset '{other}'; valid presets: {}",
             PRESETS
@@ -183,8 +163,29 @@ pub fn preset_table(name: &str) -> Result<Table> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-    };
-    Ok(text.parse().expect("built-in presets are valid TOML"))
+    })
+}
+
+/// The partial configuration of a preset.
+pub fn preset_table(name: &str) -> Result<Table> {
+    let mut table = Table::new();
+    for part in preset_parts(name)? {
+        let overlay: Table = part.parse().expect("built-in presets are valid TOML");
+        overlay_tables(&mut table, overlay);
+    }
+    Ok(table)
+}
+
+/// Copies `overlay` into `base`, section by section.
+fn overlay_tables(base: &mut Table, overlay: Table) {
+    for (k, v) in overlay {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => overlay_tables(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -196,6 +197,13 @@ mod tests {
         for (name, _) in PRESETS {
             preset_table(name).unwrap();
         }
+        let paper = preset_table("moons-paper").unwrap();
+        assert_eq!(paper["model"]["activation"].as_str(), Some("sigmoid"));
+        assert_eq!(paper["data"]["labels_per_class"].as_integer(), Some(3));
+        assert_eq!(
+            paper["augment"]["strong"]["noise_std"].as_float(),
+            Some(0.0)
+        );
         let e = preset_table("cifar").unwrap_err().to_string();
         assert!(e.contains("moons, moons-paper, digits"), "{e}");
     }

@@ -468,3 +468,24 @@ fn run_loop(
     summary.save(&run.summary())?;
     Ok(Outcome::Finished(summary))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_pseudo_label_students_wait_for_a_teacher() {
+        let mut config = Config::default();
+        config.student_optim.wait_steps = 10;
+        for (method, wait) in [
+            ("mpl", 10),
+            ("smpl", 10),
+            ("supervised", 0),
+            ("uda", 0),
+            ("pseudo-label", 0),
+        ] {
+            config.method = method.into();
+            assert_eq!(student_optim(&config).wait_steps, wait, "{method}");
+        }
+    }
+}
