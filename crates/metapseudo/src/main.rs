@@ -193,6 +193,13 @@ fn cmd_train(args: TrainArgs) -> Result<()> {
         }
         None => {
             let config = args.layers()?.resolve()?;
+            let waits = matches!(config.method.as_str(), "mpl" | "smpl");
+            if waits && config.student_optim.wait_steps >= config.train.steps {
+                eprintln!(
+                    "warning: the student waits {} steps (student_optim.wait_steps) but the run has only {}: it will not train; lower the wait with --set student_optim.wait_steps=N",
+                    config.student_optim.wait_steps, config.train.steps
+                );
+            }
             let run = RunDir {
                 dir: args.out.clone().unwrap_or_else(|| default_out(&config)),
             };
