@@ -4,10 +4,13 @@
 #![warn(missing_docs)]
 
 pub mod augment;
+pub mod cifar;
 pub mod csv;
 pub mod dataset;
 pub mod digits;
 pub mod error;
+pub mod idx;
+pub mod image;
 pub mod moons;
 pub mod normalize;
 pub mod pipeline;

@@ -109,3 +109,100 @@ fn eval_reprints_the_summary_and_existing_folders_are_protected() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// IDX bytes of unsigned-byte data with the given dimensions.
+fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        b.extend_from_slice(&d.to_be_bytes());
+    }
+    b.extend_from_slice(data);
+    b
+}
+
+#[test]
+fn idx_images_train_end_to_end() {
+    let dir = temp_dir("cli-idx");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // Two classes of 4x4 images: class 0 bright on the left half, class 1 on the right.
+    let make = |n: usize| {
+        let mut px = Vec::new();
+        let mut labels = Vec::new();
+        for i in 0..n {
+            let c = i % 2;
+            for _y in 0..4 {
+                for x in 0..4 {
+                    let bright = (x < 2) == (c == 0);
+                    px.push(if bright {
+                        200 + (i % 50) as u8
+                    } else {
+                        (i % 30) as u8
+                    });
+                }
+            }
+            labels.push(c as u8);
+        }
+        (px, labels)
+    };
+    let (px, labels) = make(200);
+    std::fs::write(
+        data.join("train-images-idx3-ubyte"),
+        idx_bytes(&[200, 4, 4], &px),
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("train-labels-idx1-ubyte"),
+        idx_bytes(&[200], &labels),
+    )
+    .unwrap();
+    let (px, labels) = make(40);
+    std::fs::write(
+        data.join("t10k-images-idx3-ubyte"),
+        idx_bytes(&[40, 4, 4], &px),
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("t10k-labels-idx1-ubyte"),
+        idx_bytes(&[40], &labels),
+    )
+    .unwrap();
+    let spec = format!("idx:{}", data.display());
+    let out = dir.join("run");
+    let o = metapseudo(&[
+        "train",
+        "--quiet",
+        "--data",
+        &spec,
+        "--method",
+        "supervised",
+        "--labels-per-class",
+        "3",
+        "--steps",
+        "200",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = json(&out.join("summary.json"));
+    assert_eq!(s["test_size"], 40);
+    assert_eq!(s["labels"], 6);
+    assert!(s["accuracy"].as_f64().unwrap() > 0.9, "{s}");
+    std::fs::write(
+        data.join("t10k-images-idx3-ubyte"),
+        &idx_bytes(&[40, 4, 4], &px)[..100],
+    )
+    .unwrap();
+    let e = fails(&[
+        "train",
+        "--data",
+        &spec,
+        "--out",
+        dir.join("run2").to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("t10k-images-idx3-ubyte") && e.contains("truncated"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -47,7 +47,8 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
-    /// `moons`, `digits` or `csv:PATH`.
+    /// `moons`, `digits`, `csv:PATH`, `idx:DIR` (MNIST-style), `cifar10:DIR` or `cifar100:DIR`
+    /// (the original binary batches).
     pub spec: String,
     /// Labeled samples per class (0: unset). Exactly one of the three label budgets is set.
     pub labels_per_class: usize,
@@ -75,6 +76,8 @@ pub struct DataConfig {
     pub test_path: String,
     /// CSV: fraction of labeled rows held out as the test split when there is no test file.
     pub test_fraction: f64,
+    /// CIFAR-100: `fine` (100 classes) or `coarse` (20 superclasses).
+    pub cifar100_label: String,
 }
 
 /// The weak and strong views (noise augmentation for non-image data).
@@ -227,6 +230,7 @@ impl Default for DataConfig {
             header: "auto".into(),
             test_path: String::new(),
             test_fraction: 0.25,
+            cifar100_label: "fine".into(),
         }
     }
 }
@@ -359,6 +363,11 @@ impl Config {
             &["standardize", "none"],
         )?;
         one_of("data.header", &self.data.header, &["auto", "yes", "no"])?;
+        one_of(
+            "data.cifar100_label",
+            &self.data.cifar100_label,
+            &["fine", "coarse"],
+        )?;
         one_of(
             "model.activation",
             &self.model.activation,

@@ -4,7 +4,11 @@ use crate::config::Config;
 use crate::eval::ModelEval;
 use crate::io::write_atomic;
 use anyhow::{Context, Result, bail};
+use metapseudo_data::cifar::{
+    CIFAR10_CLASSES, Cifar100Label, cifar100_classes, read_cifar10, read_cifar100,
+};
 use metapseudo_data::csv::{CsvOptions, CsvTest, csv_dataset};
+use metapseudo_data::idx::read_idx_dir;
 use metapseudo_data::moons::{MoonsOptions, moons};
 use metapseudo_data::normalize::Normalizer;
 use metapseudo_data::split::{LabelBudget, select_labeled};
@@ -105,6 +109,7 @@ pub fn load_dataset(config: &Config) -> Result<Dataset> {
             seed: d.data_seed,
         }),
         "digits" => digits()?,
+        spec if spec.contains(':') && !spec.starts_with("csv:") => image_dataset(spec, config)?,
         spec => match spec.strip_prefix("csv:") {
             Some(path) => {
                 let opts = CsvOptions {
@@ -125,11 +130,63 @@ pub fn load_dataset(config: &Config) -> Result<Dataset> {
                 };
                 csv_dataset(Path::new(path), &opts, &test)?
             }
-            None => bail!("unknown data '{spec}'; valid data: moons, digits, csv:PATH"),
+            None => bail!(
+                "unknown data '{spec}'; valid data: moons, digits, csv:PATH, idx:DIR, cifar10:DIR, cifar100:DIR"
+            ),
         },
     };
     ds.validate()?;
     Ok(ds)
+}
+
+/// An image data set (`idx:DIR`, `cifar10:DIR`, `cifar100:DIR`) flattened to channel-planar
+/// features in `[0, 1]`.
+fn image_dataset(spec: &str, config: &Config) -> Result<Dataset> {
+    let (kind, dir) = spec.split_once(':').expect("the caller checked for ':'");
+    let dir = Path::new(dir);
+    let (train, test, classes) = match kind {
+        "idx" => {
+            let (train, test) = read_idx_dir(dir)?;
+            let n = train
+                .labels
+                .iter()
+                .chain(&test.labels)
+                .flatten()
+                .max()
+                .map_or(0, |m| m + 1);
+            (train, test, (0..n).map(|k| k.to_string()).collect())
+        }
+        "cifar10" => {
+            let (train, test) = read_cifar10(dir)?;
+            (
+                train,
+                test,
+                CIFAR10_CLASSES.iter().map(|c| c.to_string()).collect(),
+            )
+        }
+        "cifar100" => {
+            let label = match config.data.cifar100_label.as_str() {
+                "coarse" => Cifar100Label::Coarse,
+                _ => Cifar100Label::Fine,
+            };
+            let (train, test) = read_cifar100(dir, label)?;
+            (train, test, cifar100_classes(dir, label))
+        }
+        other => bail!(
+            "unknown data kind '{other}:'; valid data: moons, digits, csv:PATH, idx:DIR, cifar10:DIR, cifar100:DIR"
+        ),
+    };
+    Ok(Dataset {
+        name: dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| kind.to_string()),
+        sample_shape: vec![train.channels, train.height, train.width],
+        train: train.to_samples(),
+        test: test.to_samples(),
+        classes,
+        credit: None,
+    })
 }
 
 fn budget(config: &Config) -> LabelBudget {

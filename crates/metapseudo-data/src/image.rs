@@ -1,0 +1,88 @@
+//! Decoded images kept in memory as `u8`, height-width-channel interleaved (as PIL), with
+//! optional class labels.
+
+use crate::dataset::Samples;
+
+/// A set of equally sized images.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImageSet {
+    /// Pixels, `len() * height * width * channels` bytes, each image HWC.
+    pub pixels: Vec<u8>,
+    /// Image height.
+    pub height: usize,
+    /// Image width.
+    pub width: usize,
+    /// 1 (grey) or 3 (RGB).
+    pub channels: usize,
+    /// Class of each image, `None` for unlabeled images.
+    pub labels: Vec<Option<usize>>,
+}
+
+impl ImageSet {
+    /// Bytes per image.
+    pub fn image_len(&self) -> usize {
+        self.height * self.width * self.channels
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The pixels of image `i` (HWC).
+    pub fn image(&self, i: usize) -> &[u8] {
+        let n = self.image_len();
+        &self.pixels[i * n..(i + 1) * n]
+    }
+
+    /// Flattens to channel-planar (CHW) features scaled to `[0, 1]`, the layout networks take.
+    pub fn to_samples(&self) -> Samples {
+        let (h, w, c) = (self.height, self.width, self.channels);
+        let mut features = Vec::with_capacity(self.len() * self.image_len());
+        for i in 0..self.len() {
+            let img = self.image(i);
+            for ch in 0..c {
+                for y in 0..h {
+                    for x in 0..w {
+                        features.push(f32::from(img[(y * w + x) * c + ch]) / 255.0);
+                    }
+                }
+            }
+        }
+        Samples {
+            features,
+            dim: self.image_len(),
+            labels: self.labels.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_are_channel_planar_and_scaled() {
+        // One 1x2 RGB image: pixels (10, 20, 30) and (40, 50, 60).
+        let set = ImageSet {
+            pixels: vec![10, 20, 30, 40, 50, 60],
+            height: 1,
+            width: 2,
+            channels: 3,
+            labels: vec![Some(1)],
+        };
+        let s = set.to_samples();
+        let expect: Vec<f32> = [10, 40, 20, 50, 30, 60]
+            .iter()
+            .map(|&v| v as f32 / 255.0)
+            .collect();
+        assert_eq!(s.features, expect);
+        assert_eq!(s.dim, 6);
+        assert_eq!(s.labels, vec![Some(1)]);
+    }
+}
