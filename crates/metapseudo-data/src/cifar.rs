@@ -47,7 +47,7 @@ fn parse_records(
     out: &mut ImageSet,
 ) -> Result<()> {
     let record = label_bytes + PIXELS;
-    if bytes.is_empty() || bytes.len() % record != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(record) {
         return Err(DataError::Invalid(format!(
             "{}: {} bytes is not a whole number of {record}-byte records (truncated or not a CIFAR binary batch)",
             path.display(),
