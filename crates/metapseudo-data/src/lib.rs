@@ -11,6 +11,7 @@ pub mod digits;
 pub mod error;
 pub mod idx;
 pub mod image;
+pub mod imageops;
 pub mod moons;
 pub mod normalize;
 pub mod pipeline;
