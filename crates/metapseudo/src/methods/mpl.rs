@@ -102,6 +102,18 @@ impl Feedback {
     }
 }
 
+/// The teacher's objective `L_sup + w(t) L_uda + sg(h) * mpl_ce`; returns the MPL term and the
+/// total. MPL applies it to the teacher, SMPL to its second (teacher-role) step.
+pub fn teacher_objective(
+    uda: &UdaTerms,
+    mpl_ce: &Tensor<1>,
+    fb: &FeedbackTerms,
+) -> (Tensor<1>, Tensor<1>) {
+    let mpl_loss = mpl_ce.clone() * fb.h.clone();
+    let total = uda.total() + mpl_loss.clone();
+    (mpl_loss, total)
+}
+
 /// Which pseudo label the student learns from, and the matching teacher MPL term.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StudentTarget {
@@ -212,8 +224,7 @@ impl Method for Mpl {
         );
         let fb = self.feedback.signal(old.clone(), new.clone());
         let mpl = self.target.teacher_term(&t.weak, &t.strong);
-        let mpl_loss = mpl.clone() * fb.h.clone();
-        let teacher_loss = uda.total() + mpl_loss.clone();
+        let (mpl_loss, teacher_loss) = teacher_objective(&uda, &mpl, &fb);
         let lr_teacher = teacher.update(&teacher_loss, step);
 
         let mut out = Scalars::new();

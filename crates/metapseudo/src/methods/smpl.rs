@@ -1,7 +1,7 @@
 //! Self Meta Pseudo Labels (Ng & Wang, 2022): one network in both roles, two steps per batch.
 
 use super::common::{UdaTerms, forward_three};
-use super::mpl::Feedback;
+use super::mpl::{Feedback, teacher_objective};
 use super::{Method, Scalar, Scalars};
 use crate::config::Config;
 use crate::losses::{argmax, cross_entropy};
@@ -39,8 +39,7 @@ impl Method for Smpl {
         let uda = UdaTerms::new(&v2, b, &self.config, step);
         let fb = self.feedback.signal(old.clone(), new.clone());
         let mpl = cross_entropy(v2.strong.clone(), argmax(v2.strong.clone().detach()), 0.0);
-        let mpl_loss = mpl.clone() * fb.h.clone();
-        let step2_loss = uda.total() + mpl_loss.clone();
+        let (mpl_loss, step2_loss) = teacher_objective(&uda, &mpl, &fb);
         let stepper = ctx
             .self_teacher
             .as_mut()

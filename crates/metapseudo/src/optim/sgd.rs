@@ -3,8 +3,8 @@
 //! checkpoint restores it exactly.
 
 use crate::config::OptimConfig;
-use crate::params::{HostTensor, flat_tensors, map_tensors};
-use burn::module::{Module, ModuleVisitor, Param};
+use crate::params::{HostTensor, map_tensors};
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 
@@ -49,16 +49,19 @@ impl Sgd {
     ) -> (M, UpdateInfo) {
         let mut scale = None;
         let mut grad_norm = None;
+        let params = param_ranks(&module);
         if self.clip_norm > 0.0 {
-            let norm = global_norm(&module, grads);
-            let factor = (norm.clone() + 1e-6)
-                .recip()
-                .mul_scalar(self.clip_norm)
-                .clamp_max(1.0);
-            scale = Some(factor);
-            grad_norm = Some(norm);
+            // No gradient at all means nothing to update, so nothing to scale.
+            if let Some(norm) = global_norm(&params, grads) {
+                let factor = (norm.clone() + 1e-6)
+                    .recip()
+                    .mul_scalar(self.clip_norm)
+                    .clamp_max(1.0);
+                scale = Some(factor);
+                grad_norm = Some(norm);
+            }
         }
-        let ranks = tensor_ranks(&module);
+        let ranks: Vec<usize> = params.iter().map(|&(_, rank)| rank).collect();
         let (m, nesterov, wd) = (self.momentum, self.nesterov, self.weight_decay);
         let buffers = &mut self.buffers;
         let module = map_tensors(module, |i, id, p| {
@@ -110,12 +113,12 @@ impl Sgd {
     }
 }
 
-/// Rank of each float tensor of `module`, in traversal order.
-fn tensor_ranks<M: Module>(module: &M) -> Vec<usize> {
-    struct Ranks(Vec<usize>);
+/// Id and rank of each float tensor of `module`, in traversal order.
+fn param_ranks<M: Module>(module: &M) -> Vec<(ParamId, usize)> {
+    struct Ranks(Vec<(ParamId, usize)>);
     impl ModuleVisitor for Ranks {
-        fn visit_float<const D: usize>(&mut self, _: &Param<Tensor<D>>) {
-            self.0.push(D);
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            self.0.push((p.id, D));
         }
     }
     let mut r = Ranks(Vec::new());
@@ -124,7 +127,7 @@ fn tensor_ranks<M: Module>(module: &M) -> Vec<usize> {
 }
 
 /// The gradient of parameter `id` (of rank `rank`), flattened.
-fn flat_grad(grads: &GradientsParams, id: burn::module::ParamId, rank: usize) -> Option<Tensor<1>> {
+fn flat_grad(grads: &GradientsParams, id: ParamId, rank: usize) -> Option<Tensor<1>> {
     fn flat<const D: usize>(g: Option<Tensor<D>>) -> Option<Tensor<1>> {
         g.map(|g| {
             let n = g.shape().num_elements();
@@ -141,26 +144,15 @@ fn flat_grad(grads: &GradientsParams, id: burn::module::ParamId, rank: usize) ->
     }
 }
 
-/// Global L2 norm of the gradients of `module`'s parameters.
-pub fn global_norm<M: Module>(module: &M, grads: &GradientsParams) -> Tensor<1> {
-    struct Ids(Vec<(burn::module::ParamId, usize)>);
-    impl ModuleVisitor for Ids {
-        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-            self.0.push((p.id, D));
-        }
-    }
-    let mut ids = Ids(Vec::new());
-    module.visit(&mut ids);
-    let squares: Vec<Tensor<1>> = ids
-        .0
+/// Global L2 norm of the gradients of `params` (ids and ranks); `None` when none has a
+/// gradient.
+fn global_norm(params: &[(ParamId, usize)], grads: &GradientsParams) -> Option<Tensor<1>> {
+    let squares: Vec<Tensor<1>> = params
         .iter()
         .filter_map(|&(id, rank)| flat_grad(grads, id, rank))
         .map(|g| g.powi_scalar(2).sum())
         .collect();
-    match squares.len() {
-        0 => Tensor::zeros([1], &flat_tensors(module)[0].device()),
-        _ => Tensor::cat(squares, 0).sum().sqrt(),
-    }
+    (!squares.is_empty()).then(|| Tensor::cat(squares, 0).sum().sqrt())
 }
 
 #[cfg(test)]

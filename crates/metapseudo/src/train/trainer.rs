@@ -165,15 +165,14 @@ impl Session {
         if self.config.train.steps_per_epoch > 0 {
             return self.config.train.steps_per_epoch;
         }
-        let per_step = if self.config.method == "supervised" {
-            self.config.train.batch_size
+        let batch = self.config.train.batch_size;
+        let (pool, per_step) = if self.config.method == "supervised" {
+            (self.data.split.labeled_indices.len(), batch)
         } else {
-            self.config.train.batch_size * self.config.train.mu
-        };
-        let pool = if self.config.method == "supervised" {
-            self.data.split.labeled_indices.len()
-        } else {
-            self.pipeline.unlabeled_epoch_len()
+            (
+                self.pipeline.unlabeled_epoch_len(),
+                batch * self.config.train.mu,
+            )
         };
         (pool as u64).div_ceil(per_step as u64).max(1)
     }
@@ -356,9 +355,7 @@ fn progress_bar(total: u64, start: u64, quiet: bool) -> ProgressBar {
 
 /// Loads the session of an existing run folder from its checkpoint.
 pub fn load_session(run: &RunDir) -> Result<(Session, u64)> {
-    let config = run.read_config()?;
-    let data = RunData::prepare(&config, Some(run.read_split()?))?;
-    let mut session = Session::new(&config, data)?;
+    let mut session = fresh_session(run)?;
     let path = run.checkpoint();
     let file = TensorFile::load(&path)?;
     let metrics = session
@@ -367,7 +364,14 @@ pub fn load_session(run: &RunDir) -> Result<(Session, u64)> {
     Ok((session, metrics))
 }
 
-/// Trains `config` in `run` (a new folder), or continues the run there when `resume`.
+/// The session of an existing run folder at step 0: its saved config and split, fresh state.
+fn fresh_session(run: &RunDir) -> Result<Session> {
+    let config = run.read_config()?;
+    let data = RunData::prepare(&config, Some(run.read_split()?))?;
+    Session::new(&config, data)
+}
+
+/// Trains `config` in `run` (a new folder), or, without a config, continues the run there.
 pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Result<Outcome> {
     let (mut session, metrics_bytes) = match config {
         Some(config) => {
@@ -389,12 +393,8 @@ pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Resu
             (Session::new(config, data)?, 0)
         }
         None if run.checkpoint().exists() => load_session(run)?,
-        None => {
-            // Killed before its first checkpoint: start the same run again from step 0.
-            let config = run.read_config()?;
-            let data = RunData::prepare(&config, Some(run.read_split()?))?;
-            (Session::new(&config, data)?, 0)
-        }
+        // Killed before its first checkpoint: start the same run again from step 0.
+        None => (fresh_session(run)?, 0),
     };
     let mut metrics = MetricsLog::open(&run.metrics(), Some(metrics_bytes))?;
     run_loop(&mut session, run, &mut metrics, opts)
