@@ -6,7 +6,7 @@
 //! pixels. Either may sit in `DIR` or in the archive's folder inside it
 //! (`cifar-10-batches-bin/`, `cifar-100-binary/`).
 
-use crate::error::{DataError, Result};
+use crate::error::{DataError, Result, read_file};
 use crate::image::ImageSet;
 use std::path::{Path, PathBuf};
 
@@ -82,13 +82,6 @@ fn empty() -> ImageSet {
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
 /// `dir`, or its sub-folder `inner` when the files are there.
 fn base(dir: &Path, inner: &str, probe: &str) -> PathBuf {
     let nested = dir.join(inner);
@@ -105,11 +98,11 @@ pub fn read_cifar10(dir: &Path) -> Result<(ImageSet, ImageSet)> {
     let mut train = empty();
     for k in 1..=5 {
         let p = dir.join(format!("data_batch_{k}.bin"));
-        parse_records(&read(&p)?, &p, 1, 0, 10, &mut train)?;
+        parse_records(&read_file(&p)?, &p, 1, 0, 10, &mut train)?;
     }
     let mut test = empty();
     let p = dir.join("test_batch.bin");
-    parse_records(&read(&p)?, &p, 1, 0, 10, &mut test)?;
+    parse_records(&read_file(&p)?, &p, 1, 0, 10, &mut test)?;
     Ok((train, test))
 }
 
@@ -124,7 +117,7 @@ pub fn read_cifar100(dir: &Path, label: Cifar100Label) -> Result<(ImageSet, Imag
     for name in ["train.bin", "test.bin"] {
         let p = dir.join(name);
         let mut set = empty();
-        parse_records(&read(&p)?, &p, 2, index, classes, &mut set)?;
+        parse_records(&read_file(&p)?, &p, 2, index, classes, &mut set)?;
         splits.push(set);
     }
     let test = splits.pop().expect("two splits");

@@ -306,14 +306,7 @@ pub fn csv_dataset(path: &Path, opts: &CsvOptions, test: &CsvTest) -> Result<Dat
         }
     };
     let dim = train.dim;
-    let ds = Dataset {
-        name,
-        train,
-        test,
-        classes,
-        sample_shape: vec![dim],
-        credit: None,
-    };
+    let ds = Dataset::new(name, train, test, classes, vec![dim]);
     ds.validate()?;
     Ok(ds)
 }
@@ -415,7 +408,7 @@ mod tests {
         assert_eq!(d.name, "points");
         assert_eq!(d.test.len(), 8); // ceil(0.25 * 30 labeled rows)
         assert_eq!(d.train.len(), 32);
-        assert_eq!(d.train.labels.iter().filter(|l| l.is_none()).count(), 10);
+        assert_eq!(d.train.labels().iter().filter(|l| l.is_none()).count(), 10);
         let missing = csv_dataset(&dir.join("nope.csv"), &CsvOptions::default(), &test)
             .unwrap_err()
             .to_string();

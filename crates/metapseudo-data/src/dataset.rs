@@ -1,6 +1,8 @@
-//! In-memory data sets: flat `f32` features with optional class labels.
+//! In-memory data sets: tabular rows or decoded `u8` images, with optional class labels.
 
 use crate::error::{DataError, Result};
+use crate::image::ImageSet;
+use std::sync::Arc;
 
 /// A list of samples, each a row of `dim` features and an optional class index.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -62,14 +64,96 @@ impl Samples {
             .map(|(i, l)| l.ok_or_else(|| DataError::Invalid(format!("sample {i} has no label"))))
             .collect()
     }
+}
 
-    /// Number of samples of each of `num_classes` classes (unlabeled samples are not counted).
+/// The examples of one split: tabular rows or images kept as decoded `u8`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Examples {
+    /// Rows of `f32` features.
+    Table(Samples),
+    /// Images, HWC `u8`.
+    Images(ImageSet),
+}
+
+impl From<Samples> for Examples {
+    fn from(s: Samples) -> Self {
+        Self::Table(s)
+    }
+}
+
+impl From<ImageSet> for Examples {
+    fn from(s: ImageSet) -> Self {
+        Self::Images(s)
+    }
+}
+
+impl Examples {
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.labels().len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Class of each example (`None`: unlabeled).
+    pub fn labels(&self) -> &[Option<usize>] {
+        match self {
+            Self::Table(s) => &s.labels,
+            Self::Images(s) => &s.labels,
+        }
+    }
+
+    /// Features per example as the network sees them (`channels * height * width` for images).
+    pub fn feature_len(&self) -> usize {
+        match self {
+            Self::Table(s) => s.dim,
+            Self::Images(s) => s.image_len(),
+        }
+    }
+
+    /// The rows, when these are tabular.
+    pub fn table(&self) -> Option<&Samples> {
+        match self {
+            Self::Table(s) => Some(s),
+            Self::Images(_) => None,
+        }
+    }
+
+    /// The images, when these are images.
+    pub fn images(&self) -> Option<&ImageSet> {
+        match self {
+            Self::Images(s) => Some(s),
+            Self::Table(_) => None,
+        }
+    }
+
+    /// Writes example `i`'s raw features into `out` (`feature_len()` values): the row itself,
+    /// or the image channel-planar (CHW) scaled to `[0, 1]`.
+    pub fn write_features(&self, i: usize, out: &mut [f32]) {
+        match self {
+            Self::Table(s) => out.copy_from_slice(s.row(i)),
+            Self::Images(s) => s.write_chw(s.image(i), out),
+        }
+    }
+
+    /// Number of examples of each of `num_classes` classes (unlabeled ones are not counted).
     pub fn class_counts(&self, num_classes: usize) -> Vec<usize> {
         let mut counts = vec![0; num_classes];
-        for c in self.labels.iter().flatten() {
+        for c in self.labels().iter().flatten() {
             counts[*c] += 1;
         }
         counts
+    }
+
+    /// Checks that the storage matches the example count.
+    fn consistent(&self) -> bool {
+        match self {
+            Self::Table(s) => s.features.len() == s.len() * s.dim,
+            Self::Images(s) => s.pixels.len() == s.len() * s.image_len(),
+        }
     }
 }
 
@@ -78,27 +162,46 @@ impl Samples {
 pub struct Dataset {
     /// Short name, e.g. `moons` or the CSV file name.
     pub name: String,
-    /// The training pool; samples may lack labels.
-    pub train: Samples,
-    /// The test split; every sample is labeled. It never depends on the run's seed.
-    pub test: Samples,
+    /// The training pool; examples may lack labels. Shared with the batch workers.
+    pub train: Arc<Examples>,
+    /// The test split; every example is labeled. It never depends on the run's seed.
+    pub test: Arc<Examples>,
     /// Class names, indexed by class.
     pub classes: Vec<String>,
-    /// Shape of one sample's features (`[dim]` for tabular data).
+    /// Shape of one example's features (`[dim]` for tabular data, `[channels, height, width]`
+    /// for images).
     pub sample_shape: Vec<usize>,
     /// Attribution to show wherever the data is used.
     pub credit: Option<String>,
 }
 
 impl Dataset {
+    /// A data set from its parts.
+    pub fn new(
+        name: impl Into<String>,
+        train: impl Into<Examples>,
+        test: impl Into<Examples>,
+        classes: Vec<String>,
+        sample_shape: Vec<usize>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            train: Arc::new(train.into()),
+            test: Arc::new(test.into()),
+            classes,
+            sample_shape,
+            credit: None,
+        }
+    }
+
     /// Number of classes.
     pub fn num_classes(&self) -> usize {
         self.classes.len()
     }
 
-    /// Number of features per sample.
+    /// Number of features per example.
     pub fn dim(&self) -> usize {
-        self.train.dim
+        self.train.feature_len()
     }
 
     /// Checks the invariants every loader must meet.
@@ -117,20 +220,20 @@ impl Dataset {
             )));
         }
         for (split, s) in [("train", &self.train), ("test", &self.test)] {
-            if s.features.len() != s.len() * s.dim || s.dim != self.dim() {
+            if !s.consistent() || s.feature_len() != self.dim() {
                 return Err(DataError::Invalid(format!(
                     "data set '{}': {split} features do not match its sample count",
                     self.name
                 )));
             }
-            if let Some(bad) = s.labels.iter().flatten().find(|&&l| l >= c) {
+            if let Some(bad) = s.labels().iter().flatten().find(|&&l| l >= c) {
                 return Err(DataError::Invalid(format!(
                     "data set '{}': {split} label {bad} out of range for {c} classes",
                     self.name
                 )));
             }
         }
-        if self.test.labels.iter().any(Option::is_none) {
+        if self.test.labels().iter().any(Option::is_none) {
             return Err(DataError::Invalid(format!(
                 "data set '{}': every test sample needs a label",
                 self.name

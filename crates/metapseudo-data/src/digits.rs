@@ -42,12 +42,14 @@ pub fn digits() -> Result<Dataset> {
         &mut Rng::stream(DIGITS_TEST_SEED, "digits/test-split"),
     )?;
     Ok(Dataset {
-        name: "digits".into(),
-        train: all.select(&train_idx),
-        test: all.select(&test_idx),
-        classes: table.classes,
-        sample_shape: vec![1, 8, 8],
         credit: Some(DIGITS_CREDIT.into()),
+        ..Dataset::new(
+            "digits",
+            all.select(&train_idx),
+            all.select(&test_idx),
+            table.classes,
+            vec![1, 8, 8],
+        )
     })
 }
 
@@ -69,12 +71,19 @@ mod tests {
         let counts = d.test.class_counts(10);
         assert_eq!(counts.iter().sum::<usize>(), 450);
         assert!(counts.iter().all(|&n| (43..=46).contains(&n)), "{counts:?}");
-        assert!(d.train.features.iter().all(|&v| (0.0..=1.0).contains(&v)));
+        assert!(
+            d.train
+                .table()
+                .unwrap()
+                .features
+                .iter()
+                .all(|&v| (0.0..=1.0).contains(&v))
+        );
         // The first image of the file (a 0) starts 0,0,5,13,9,1 and is in one of the splits.
         let first = [0.0, 0.0, 5.0 / 16.0, 13.0 / 16.0, 9.0 / 16.0, 1.0 / 16.0];
         let found = (0..d.train.len())
-            .map(|i| d.train.row(i))
-            .chain((0..d.test.len()).map(|i| d.test.row(i)))
+            .map(|i| d.train.table().unwrap().row(i))
+            .chain((0..d.test.len()).map(|i| d.test.table().unwrap().row(i)))
             .any(|r| r[..6] == first);
         assert!(found);
         assert_eq!(d.test, digits().unwrap().test);

@@ -32,3 +32,11 @@ pub enum DataError {
 
 /// Shorthand for results of the data layer.
 pub type Result<T> = std::result::Result<T, DataError>;
+
+/// Reads a whole file; the error names it.
+pub(crate) fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}

@@ -1,6 +1,6 @@
 //! MNIST-style IDX files (MNIST, Fashion-MNIST, ...), gzipped or not.
 
-use crate::error::{DataError, Result};
+use crate::error::{DataError, Result, read_file};
 use crate::image::ImageSet;
 use flate2::read::GzDecoder;
 use std::io::Read;
@@ -8,11 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Reads a file, un-gzipping it when its name ends in `.gz`.
 fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    let io = |source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let raw = std::fs::read(path).map_err(io)?;
+    let raw = read_file(path)?;
     if path.extension().is_some_and(|e| e == "gz") {
         let mut out = Vec::new();
         GzDecoder::new(&raw[..])

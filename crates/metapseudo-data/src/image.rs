@@ -40,19 +40,30 @@ impl ImageSet {
         &self.pixels[i * n..(i + 1) * n]
     }
 
-    /// Flattens to channel-planar (CHW) features scaled to `[0, 1]`, the layout networks take.
-    pub fn to_samples(&self) -> Samples {
-        let (h, w, c) = (self.height, self.width, self.channels);
-        let mut features = Vec::with_capacity(self.len() * self.image_len());
-        for i in 0..self.len() {
-            let img = self.image(i);
-            for ch in 0..c {
-                for y in 0..h {
-                    for x in 0..w {
-                        features.push(f32::from(img[(y * w + x) * c + ch]) / 255.0);
-                    }
-                }
+    /// Writes one HWC image of this set's geometry as channel-planar (CHW) features scaled to
+    /// `[0, 1]`, the layout networks take.
+    pub fn write_chw(&self, hwc: &[u8], out: &mut [f32]) {
+        let c = self.channels;
+        let plane = self.height * self.width;
+        for (p, px) in hwc.chunks_exact(c).enumerate() {
+            for (ch, &v) in px.iter().enumerate() {
+                out[ch * plane + p] = f32::from(v) / 255.0;
             }
+        }
+    }
+
+    /// Appends the images of `other` (same geometry) to this set.
+    pub fn extend(&mut self, other: &ImageSet) {
+        debug_assert_eq!(self.image_len(), other.image_len());
+        self.pixels.extend_from_slice(&other.pixels);
+        self.labels.extend_from_slice(&other.labels);
+    }
+
+    /// Flattens to channel-planar (CHW) features scaled to `[0, 1]`.
+    pub fn to_samples(&self) -> Samples {
+        let mut features = vec![0.0; self.len() * self.image_len()];
+        for (i, out) in features.chunks_exact_mut(self.image_len()).enumerate() {
+            self.write_chw(self.image(i), out);
         }
         Samples {
             features,

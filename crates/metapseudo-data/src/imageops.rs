@@ -1,5 +1,6 @@
-//! Geometric augmentations on one `u8` HWC image: horizontal flip, pad-and-crop and Cutout.
-//! Each op draws its randomness from the caller's [`Rng`], so a seed fixes the result.
+//! Geometric augmentations on one `u8` HWC image: horizontal flip, pad-and-crop, Cutout and
+//! affine warps (rotate, shear, translate). Each random op draws from the caller's [`Rng`], so a
+//! seed fixes the result.
 
 use crate::image::ImageSet;
 use crate::rng::Rng;
@@ -30,6 +31,74 @@ impl Image {
 
     fn offset(&self, y: usize, x: usize) -> usize {
         (y * self.width + x) * self.channels
+    }
+}
+
+/// An affine map from output pixel centres to input coordinates:
+/// `x_in = a * x + b * y + c`, `y_in = d * x + e * y + f` (PIL's `Image.transform` convention).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Affine {
+    /// Coefficients `[a, b, c, d, e, f]`.
+    pub m: [f32; 6],
+}
+
+impl Affine {
+    /// Shear along x: `x_in = x + level * y`.
+    pub fn shear_x(level: f32) -> Self {
+        Self {
+            m: [1.0, level, 0.0, 0.0, 1.0, 0.0],
+        }
+    }
+
+    /// Shear along y: `y_in = y + level * x`.
+    pub fn shear_y(level: f32) -> Self {
+        Self {
+            m: [1.0, 0.0, 0.0, level, 1.0, 0.0],
+        }
+    }
+
+    /// Translation: the content moves by `(dx, dy)` pixels.
+    pub fn translate(dx: f32, dy: f32) -> Self {
+        Self {
+            m: [1.0, 0.0, -dx, 0.0, 1.0, -dy],
+        }
+    }
+
+    /// Rotation of the content by `degrees` counter-clockwise about the image centre (as PIL).
+    pub fn rotate(degrees: f32, height: usize, width: usize) -> Self {
+        let t = degrees.to_radians();
+        let (s, c) = t.sin_cos();
+        let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0);
+        // Inverse map: rotate output coordinates by -degrees (clockwise in image space, whose
+        // y axis points down) about the centre.
+        Self {
+            m: [c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy],
+        }
+    }
+}
+
+/// Warps the image with `map`, nearest-neighbour sampling at pixel centres; pixels that fall
+/// outside the source get `fill` in every channel.
+pub fn warp(img: &Image, map: Affine, fill: u8) -> Image {
+    let (h, w, c) = (img.height, img.width, img.channels);
+    let [a, b, cc, d, e, f] = map.m;
+    let mut out = vec![fill; h * w * c];
+    for y in 0..h {
+        let yc = y as f32 + 0.5;
+        for x in 0..w {
+            let xc = x as f32 + 0.5;
+            let sx = (a * xc + b * yc + cc).floor();
+            let sy = (d * xc + e * yc + f).floor();
+            if sx >= 0.0 && sy >= 0.0 && (sx as usize) < w && (sy as usize) < h {
+                let s = img.offset(sy as usize, sx as usize);
+                let o = (y * w + x) * c;
+                out[o..o + c].copy_from_slice(&img.pixels[s..s + c]);
+            }
+        }
+    }
+    Image {
+        pixels: out,
+        ..img.clone()
     }
 }
 
@@ -197,6 +266,37 @@ mod tests {
         let mut img = ramp();
         cutout_at(&mut img, 2, 1, 1, 7);
         assert_eq!(img.pixels.iter().filter(|&&p| p == 7).count(), 4);
+    }
+
+    #[test]
+    fn warps_move_pixels_as_expected() {
+        let img = ramp();
+        assert_eq!(warp(&img, Affine::translate(0.0, 0.0), 0), img);
+        let t = warp(&img, Affine::translate(1.0, 0.0), 200);
+        assert_eq!(&t.pixels[..4], &[200, 0, 1, 2]);
+        let t = warp(&img, Affine::translate(0.0, -1.0), 200);
+        assert_eq!(&t.pixels[..4], &[10, 11, 12, 13]);
+        assert_eq!(&t.pixels[8..], &[200; 4]);
+        // Shear x by 1: the centre of pixel (x, y) samples x + 0.5 + (y + 0.5), so row 0 starts
+        // at x = 1 and row 1 at x = 2.
+        let s = warp(&img, Affine::shear_x(1.0), 99);
+        assert_eq!(&s.pixels[..4], &[1, 2, 3, 99]);
+        assert_eq!(&s.pixels[4..8], &[12, 13, 99, 99]);
+        // A 90-degree rotation of a square maps the top row to the left column (PIL: positive
+        // angles turn the content counter-clockwise).
+        let sq = Image {
+            pixels: (0..16).collect(),
+            height: 4,
+            width: 4,
+            channels: 1,
+        };
+        let r = warp(&sq, Affine::rotate(90.0, 4, 4), 0);
+        assert_eq!(
+            [r.pixels[0], r.pixels[4], r.pixels[8], r.pixels[12]],
+            [3, 2, 1, 0]
+        );
+        let full = warp(&sq, Affine::rotate(360.0, 4, 4), 0);
+        assert_eq!(full, sq);
     }
 
     #[test]

@@ -4,21 +4,28 @@
 #![warn(missing_docs)]
 
 pub mod augment;
+pub mod autoaugment;
 pub mod cifar;
+pub mod colorops;
 pub mod csv;
 pub mod dataset;
 pub mod digits;
 pub mod error;
+pub mod folder;
 pub mod idx;
 pub mod image;
 pub mod imageops;
+pub mod mixup;
 pub mod moons;
 pub mod normalize;
 pub mod pipeline;
+pub mod policy;
+pub mod randaugment;
 pub mod rng;
 pub mod sampler;
 pub mod split;
+pub mod svhn;
 
-pub use dataset::{Dataset, Samples};
+pub use dataset::{Dataset, Examples, Samples};
 pub use error::{DataError, Result};
 pub use rng::Rng;

@@ -57,14 +57,13 @@ pub fn moons(opts: &MoonsOptions) -> Dataset {
         opts.noise,
         &mut Rng::stream(opts.seed, "moons/test"),
     );
-    Dataset {
-        name: "moons".into(),
+    Dataset::new(
+        "moons",
         train,
         test,
-        classes: vec!["upper".into(), "lower".into()],
-        sample_shape: vec![2],
-        credit: None,
-    }
+        vec!["upper".into(), "lower".into()],
+        vec![2],
+    )
 }
 
 #[cfg(test)]
@@ -84,8 +83,8 @@ mod tests {
             ..Default::default()
         });
         for i in 0..clean.train.len() {
-            let p = clean.train.row(i);
-            let (cx, cy) = if clean.train.labels[i] == Some(0) {
+            let p = clean.train.table().unwrap().row(i);
+            let (cx, cy) = if clean.train.labels()[i] == Some(0) {
                 (0.0, 0.0)
             } else {
                 (1.0, 0.5)
@@ -97,6 +96,9 @@ mod tests {
             seed: 1,
             ..Default::default()
         });
-        assert_ne!(other.train.features, d.train.features);
+        assert_ne!(
+            other.train.table().unwrap().features,
+            d.train.table().unwrap().features
+        );
     }
 }

@@ -101,6 +101,49 @@ impl Rng {
         }
     }
 
+    /// A Gamma(`shape`, 1) draw (Marsaglia and Tsang; `shape > 0`).
+    pub fn gamma(&mut self, shape: f64) -> f64 {
+        if shape < 1.0 {
+            let u = 1.0 - self.uniform();
+            return self.gamma(shape + 1.0) * u.powf(1.0 / shape);
+        }
+        let d = shape - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let x = self.normal();
+            let v = (1.0 + c * x).powi(3);
+            if v <= 0.0 {
+                continue;
+            }
+            let u = 1.0 - self.uniform();
+            if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+                return d * v;
+            }
+        }
+    }
+
+    /// A Beta(`a`, `b`) draw.
+    pub fn beta(&mut self, a: f64, b: f64) -> f64 {
+        let x = self.gamma(a);
+        let y = self.gamma(b);
+        x / (x + y)
+    }
+
+    /// A generator for item `index` of a stream: independent of the generators of other
+    /// indices, and the same whichever thread asks for it.
+    pub fn child(&self, index: u64) -> Self {
+        let mut x =
+            self.s[0] ^ self.s[2].rotate_left(17) ^ index.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        Self {
+            s: [
+                splitmix64(&mut x) ^ self.s[1],
+                splitmix64(&mut x) ^ self.s[3],
+                splitmix64(&mut x),
+                splitmix64(&mut x),
+            ],
+        }
+    }
+
     /// The generator's full state, for checkpoints.
     pub fn state(&self) -> [u64; 4] {
         self.s
@@ -115,6 +158,23 @@ impl Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn beta_has_the_right_mean_and_children_differ() {
+        let mut rng = Rng::new(11);
+        for (a, b) in [(0.75, 0.75), (2.0, 5.0)] {
+            let n = 20_000;
+            let mean = (0..n).map(|_| rng.beta(a, b)).sum::<f64>() / n as f64;
+            assert!(
+                (mean - a / (a + b)).abs() < 0.01,
+                "Beta({a},{b}) mean {mean}"
+            );
+        }
+        let base = Rng::new(3);
+        assert_eq!(base.child(5), base.child(5));
+        assert_ne!(base.child(5), base.child(6));
+        assert_ne!(base.child(5), Rng::new(4).child(5));
+    }
 
     #[test]
     fn same_seed_same_sequence_and_state_round_trips() {

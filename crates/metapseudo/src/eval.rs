@@ -3,7 +3,8 @@
 use crate::models::Network;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
-use metapseudo_data::Samples;
+use metapseudo_data::Examples;
+use metapseudo_data::normalize::Normalizer;
 use serde::{Deserialize, Serialize};
 
 /// How one model did on one split.
@@ -45,20 +46,29 @@ impl ModelEval {
     }
 }
 
-/// Logits of `model` (in validation mode, no autodiff) for every sample, in batches.
-pub fn predict_logits(model: &Network, samples: &Samples, device: &Device) -> Vec<Vec<f32>> {
+/// Examples with the normalisation the model was trained with.
+#[derive(Clone, Copy)]
+pub struct EvalInputs<'a> {
+    /// The examples (raw).
+    pub examples: &'a Examples,
+    /// Their normalisation.
+    pub normalizer: &'a Normalizer,
+}
+
+/// Logits of `model` (in validation mode, no autodiff) for every example, in batches.
+pub fn predict_logits(model: &Network, inputs: EvalInputs<'_>, device: &Device) -> Vec<Vec<f32>> {
     let model = model.valid();
     let device = device.clone().inner();
-    let mut out = Vec::with_capacity(samples.len());
-    for start in (0..samples.len()).step_by(1024) {
-        let n = (samples.len() - start).min(1024);
-        let x = Tensor::<2>::from_data(
-            TensorData::new(
-                samples.features[start * samples.dim..(start + n) * samples.dim].to_vec(),
-                [n, samples.dim],
-            ),
-            &device,
-        );
+    let (examples, dim) = (inputs.examples, inputs.examples.feature_len());
+    let mut out = Vec::with_capacity(examples.len());
+    for start in (0..examples.len()).step_by(1024) {
+        let n = (examples.len() - start).min(1024);
+        let mut features = vec![0.0; n * dim];
+        for (k, row) in features.chunks_exact_mut(dim).enumerate() {
+            examples.write_features(start + k, row);
+            inputs.normalizer.apply_row(row);
+        }
+        let x = Tensor::<2>::from_data(TensorData::new(features, [n, dim]), &device);
         let logits = model.forward(x);
         let c = logits.dims()[1];
         let values: Vec<f32> = logits.into_data().try_into_vec().expect("float logits");
@@ -77,13 +87,23 @@ pub fn argmax_row(row: &[f32]) -> usize {
         .0
 }
 
-/// Evaluates `model` on labeled `samples`.
-pub fn evaluate(model: &Network, samples: &Samples, classes: usize, device: &Device) -> ModelEval {
-    let pred: Vec<usize> = predict_logits(model, samples, device)
+/// Evaluates `model` on labeled examples.
+pub fn evaluate(
+    model: &Network,
+    inputs: EvalInputs<'_>,
+    classes: usize,
+    device: &Device,
+) -> ModelEval {
+    let pred: Vec<usize> = predict_logits(model, inputs, device)
         .iter()
         .map(|r| argmax_row(r))
         .collect();
-    let truth: Vec<usize> = samples.labels.iter().map(|l| l.unwrap_or(0)).collect();
+    let truth: Vec<usize> = inputs
+        .examples
+        .labels()
+        .iter()
+        .map(|l| l.unwrap_or(0))
+        .collect();
     ModelEval::from_predictions(&pred, &truth, classes)
 }
 

@@ -180,6 +180,9 @@ fn idx_images_train_end_to_end() {
         "3",
         "--steps",
         "200",
+        // Left/right is the class here, so flips would destroy the labels.
+        "--set",
+        "augment.flip=false",
         "--out",
         out.to_str().unwrap(),
     ]);

@@ -48,7 +48,8 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
     /// `moons`, `digits`, `csv:PATH`, `idx:DIR` (MNIST-style), `cifar10:DIR` or `cifar100:DIR`
-    /// (the original binary batches).
+    /// (the original binary batches), `svhn:DIR` (`.mat` files) or `folder:DIR` (JPEG/PNG
+    /// images in one sub-folder per class).
     pub spec: String,
     /// Labeled samples per class (0: unset). Exactly one of the three label budgets is set.
     pub labels_per_class: usize,
@@ -78,16 +79,50 @@ pub struct DataConfig {
     pub test_fraction: f64,
     /// CIFAR-100: `fine` (100 classes) or `coarse` (20 superclasses).
     pub cifar100_label: String,
+    /// SVHN: add `extra_32x32.mat` to the training pool as unlabeled images.
+    pub svhn_extra: bool,
+    /// Image folders: side of the square images after resizing (0: the images' own size when
+    /// they are square and at most 96 pixels, else 32).
+    pub image_size: usize,
+    /// Image folders: skip undecodable files with a warning instead of stopping.
+    pub skip_bad_images: bool,
+    /// Image folders: where to keep decoded images between runs (empty: nowhere; `auto`: a
+    /// `.metapseudo-cache` folder inside the data folder; otherwise a folder path).
+    pub cache_dir: String,
+    /// Batch-making worker threads (0: on the training thread).
+    pub workers: usize,
+    /// Batches prepared ahead of training (bounds the memory of the pipeline).
+    pub prefetch: usize,
 }
 
-/// The weak and strong views (noise augmentation for non-image data).
+/// Augmentation: noise views for tabular data, named policies for images, mixup for both.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AugmentConfig {
-    /// Weak view, applied to labeled samples and to the weak copy of unlabeled ones.
+    /// Tabular weak view, applied to labeled samples and to the weak copy of unlabeled ones.
     pub weak: NoiseView,
-    /// Strong view of unlabeled samples.
+    /// Tabular strong view of unlabeled samples.
     pub strong: NoiseView,
+    /// Images: policy of labeled images (`none`, `weak`, `strong`, `autoaugment`).
+    pub labeled_policy: String,
+    /// Images: policy of the weak view of unlabeled images.
+    pub weak_policy: String,
+    /// Images: policy of the strong view of unlabeled images.
+    pub strong_policy: String,
+    /// Images: allow horizontal flips (off for digits, SVHN).
+    pub flip: bool,
+    /// Images: pad-and-crop padding as a fraction of the side (0.125: 4 pixels on 32).
+    pub pad_fraction: f64,
+    /// Images: `reflect` (the MPL code) or `constant` (grey) padding.
+    pub padding: String,
+    /// Images: RandAugment operations per image.
+    pub randaugment_n: usize,
+    /// Images: RandAugment magnitude (0..10 scale; the MPL CIFAR recipe uses 16).
+    pub randaugment_m: f64,
+    /// Images: Cutout side as a fraction of the image side in `strong`/`autoaugment` (0: off).
+    pub cutout_fraction: f64,
+    /// Mixup's Beta parameter for labeled batches (0: off).
+    pub mixup_alpha: f64,
 }
 
 /// The network.
@@ -231,6 +266,12 @@ impl Default for DataConfig {
             test_path: String::new(),
             test_fraction: 0.25,
             cifar100_label: "fine".into(),
+            svhn_extra: false,
+            image_size: 0,
+            skip_bad_images: false,
+            cache_dir: String::new(),
+            workers: 2,
+            prefetch: 4,
         }
     }
 }
@@ -246,6 +287,16 @@ impl Default for AugmentConfig {
                 noise_std: 0.3,
                 feature_dropout: 0.2,
             },
+            labeled_policy: "weak".into(),
+            weak_policy: "weak".into(),
+            strong_policy: "strong".into(),
+            flip: true,
+            pad_fraction: 0.125,
+            padding: "reflect".into(),
+            randaugment_n: 2,
+            randaugment_m: 16.0,
+            cutout_fraction: 0.5,
+            mixup_alpha: 0.0,
         }
     }
 }
@@ -368,6 +419,39 @@ impl Config {
             &self.data.cifar100_label,
             &["fine", "coarse"],
         )?;
+        for (name, v) in [
+            ("augment.labeled_policy", &self.augment.labeled_policy),
+            ("augment.weak_policy", &self.augment.weak_policy),
+            ("augment.strong_policy", &self.augment.strong_policy),
+        ] {
+            one_of(name, v, &["none", "weak", "strong", "autoaugment"])?;
+        }
+        one_of(
+            "augment.padding",
+            &self.augment.padding,
+            &["reflect", "constant"],
+        )?;
+        positive(
+            "augment.pad_fraction",
+            (0.0..0.5).contains(&self.augment.pad_fraction),
+            "in [0, 0.5)",
+        )?;
+        positive(
+            "augment.cutout_fraction",
+            (0.0..=1.0).contains(&self.augment.cutout_fraction),
+            "in [0, 1]",
+        )?;
+        positive(
+            "augment.randaugment_m",
+            self.augment.randaugment_m >= 0.0,
+            "at least 0",
+        )?;
+        positive(
+            "augment.mixup_alpha",
+            self.augment.mixup_alpha >= 0.0,
+            "at least 0",
+        )?;
+        positive("data.prefetch", self.data.prefetch > 0, "at least 1")?;
         one_of(
             "model.activation",
             &self.model.activation,

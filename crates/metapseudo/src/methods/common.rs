@@ -2,7 +2,7 @@
 
 use super::{Scalar, Scalars};
 use crate::config::{Config, UdaConfig};
-use crate::losses::{MaskedLoss, cross_entropy, ramp_weight, uda_loss};
+use crate::losses::{MaskedLoss, ramp_weight, uda_loss};
 use crate::models::Network;
 use crate::train::TensorBatch;
 use burn::tensor::Tensor;
@@ -51,11 +51,7 @@ impl UdaTerms {
             ramp_steps,
         } = config.uda;
         Self {
-            sup: cross_entropy(
-                v.labeled.clone(),
-                b.y_l.clone(),
-                config.train.label_smoothing,
-            ),
+            sup: b.supervised_loss(v.labeled.clone(), config.train.label_smoothing),
             uda: uda_loss(v.weak.clone(), v.strong.clone(), temperature, threshold),
             weight: ramp_weight(weight, step, ramp_steps),
         }

@@ -213,15 +213,11 @@ impl Method for Mpl {
             .forward(Tensor::cat(vec![b.x_l.clone(), b.x_us.clone()], 0));
         let s_l = s.clone().narrow(0, 0, nl);
         let s_us = s.narrow(0, nl, nu);
-        let old = cross_entropy(s_l.detach(), b.y_l.clone(), 0.0);
+        let old = b.supervised_loss(s_l.detach(), 0.0);
         let student_loss = self.target.student_loss(s_us, &t.weak, &t.strong, ls);
         let lr_student = ctx.student.update(&student_loss, step);
 
-        let new = cross_entropy(
-            ctx.student.model.forward(b.x_l.clone()).detach(),
-            b.y_l.clone(),
-            0.0,
-        );
+        let new = b.supervised_loss(ctx.student.model.forward(b.x_l.clone()).detach(), 0.0);
         let fb = self.feedback.signal(old.clone(), new.clone());
         let mpl = self.target.teacher_term(&t.weak, &t.strong);
         let (mpl_loss, teacher_loss) = teacher_objective(&uda, &mpl, &fb);

@@ -3,7 +3,7 @@
 use super::common::forward_three;
 use super::{Method, Scalar, Scalars};
 use crate::config::Config;
-use crate::losses::{cross_entropy, pseudo_label_loss, ramp_weight};
+use crate::losses::{pseudo_label_loss, ramp_weight};
 use crate::train::{TensorBatch, TrainContext};
 
 /// `CE(f(x_l), y) + w(t) * mean(mask * CE(f(x_us), argmax f(x_uw)))`.
@@ -24,7 +24,7 @@ impl Method for PseudoLabel {
     fn step(&mut self, ctx: &mut TrainContext, b: &TensorBatch, step: u64) -> Scalars {
         let c = &self.config;
         let v = forward_three(&ctx.student.model, b);
-        let sup = cross_entropy(v.labeled, b.y_l.clone(), c.train.label_smoothing);
+        let sup = b.supervised_loss(v.labeled, c.train.label_smoothing);
         let pl = pseudo_label_loss(v.weak, v.strong, c.pseudo_label.threshold);
         let w = ramp_weight(c.uda.weight, step, c.uda.ramp_steps);
         let total = sup.clone() + pl.loss.clone().mul_scalar(w);

@@ -29,13 +29,13 @@ impl Smpl {
 impl Method for Smpl {
     fn step(&mut self, ctx: &mut TrainContext, b: &TensorBatch, step: u64) -> Scalars {
         let v = forward_three(&ctx.student.model, b);
-        let old = cross_entropy(v.labeled.detach(), b.y_l.clone(), 0.0);
+        let old = b.supervised_loss(v.labeled.detach(), 0.0);
         let pseudo = argmax(v.weak.detach());
         let step1_loss = cross_entropy(v.strong, pseudo, 0.0);
         let lr1 = ctx.student.update(&step1_loss, step);
 
         let v2 = forward_three(&ctx.student.model, b);
-        let new = cross_entropy(v2.labeled.clone().detach(), b.y_l.clone(), 0.0);
+        let new = b.supervised_loss(v2.labeled.clone().detach(), 0.0);
         let uda = UdaTerms::new(&v2, b, &self.config, step);
         let fb = self.feedback.signal(old.clone(), new.clone());
         let mpl = cross_entropy(v2.strong.clone(), argmax(v2.strong.clone().detach()), 0.0);

@@ -2,7 +2,6 @@
 
 use super::{Method, Scalar, Scalars};
 use crate::config::Config;
-use crate::losses::cross_entropy;
 use crate::train::{TensorBatch, TrainContext};
 
 /// Cross entropy (with the run's label smoothing) on the labeled batch.
@@ -22,7 +21,7 @@ impl Supervised {
 impl Method for Supervised {
     fn step(&mut self, ctx: &mut TrainContext, b: &TensorBatch, step: u64) -> Scalars {
         let logits = ctx.student.model.forward(b.x_l.clone());
-        let loss = cross_entropy(logits, b.y_l.clone(), self.label_smoothing);
+        let loss = b.supervised_loss(logits, self.label_smoothing);
         let lr = ctx.student.update(&loss, step);
         vec![
             ("loss/sup", Scalar::tensor(loss)),

@@ -1,5 +1,6 @@
 //! The shared training context every method steps over: models, optimisers and schedules.
 
+use crate::losses::{cross_entropy, smoothed_one_hot, soft_cross_entropy};
 use crate::models::Network;
 use crate::optim::{Schedule, Sgd};
 use burn::module::Module;
@@ -68,9 +69,25 @@ pub struct TensorBatch {
     pub x_uw: Tensor<2>,
     /// The same inputs, strong view.
     pub x_us: Tensor<2>,
+    /// With mixup: each labeled row's partner class `[B]` and own weight `lambda` `[B]`.
+    pub mix: Option<(Tensor<1, Int>, Tensor<1>)>,
 }
 
 impl TensorBatch {
+    /// Cross entropy (label smoothing `ls`) of the labeled rows' logits against their classes,
+    /// or against the blended targets `lambda * y + (1 - lambda) * y_partner` under mixup.
+    pub fn supervised_loss(&self, logits: Tensor<2>, ls: f64) -> Tensor<1> {
+        let Some((partner, lambda)) = &self.mix else {
+            return cross_entropy(logits, self.y_l.clone(), ls);
+        };
+        let classes = logits.dims()[1];
+        let own = smoothed_one_hot(self.y_l.clone(), classes, ls);
+        let other = smoothed_one_hot(partner.clone(), classes, ls);
+        let l: Tensor<2> = lambda.clone().unsqueeze_dim(1);
+        let targets = own * l.clone() + other * l.neg().add_scalar(1.0);
+        soft_cross_entropy(logits, targets)
+    }
+
     /// Number of labeled rows.
     pub fn num_labeled(&self) -> usize {
         self.x_l.dims()[0]

@@ -1,5 +1,6 @@
 //! The training loop and what it shares across methods: context, EMA, logging, checkpoints.
 
+pub mod batches;
 pub mod context;
 pub mod ema;
 pub mod metrics;

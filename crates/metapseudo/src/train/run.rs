@@ -8,10 +8,13 @@ use metapseudo_data::cifar::{
     CIFAR10_CLASSES, Cifar100Label, cifar100_classes, read_cifar10, read_cifar100,
 };
 use metapseudo_data::csv::{CsvOptions, CsvTest, csv_dataset};
+use metapseudo_data::folder::{FolderOptions, read_folder};
 use metapseudo_data::idx::read_idx_dir;
+use metapseudo_data::image::ImageSet;
 use metapseudo_data::moons::{MoonsOptions, moons};
 use metapseudo_data::normalize::Normalizer;
 use metapseudo_data::split::{LabelBudget, select_labeled};
+use metapseudo_data::svhn::{read_svhn, svhn_classes};
 use metapseudo_data::{Dataset, Rng, digits::digits};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -85,10 +88,10 @@ pub struct SplitRecord {
     pub unlabeled_includes_labeled: bool,
 }
 
-/// The data of a run: normalised samples and the labeled/unlabeled pools.
+/// The data of a run: the examples, their normalisation and the labeled/unlabeled pools.
 #[derive(Clone, Debug)]
 pub struct RunData {
-    /// The data set, normalised with `normalizer`.
+    /// The data set, as loaded (normalisation is applied when batches are made).
     pub dataset: Dataset,
     /// Normalisation fitted on the training pool.
     pub normalizer: Normalizer,
@@ -97,6 +100,10 @@ pub struct RunData {
     /// Indices of the unlabeled pool.
     pub unlabeled: Vec<usize>,
 }
+
+/// The data specifications, for messages.
+pub const VALID_DATA: &str =
+    "moons, digits, csv:PATH, idx:DIR, cifar10:DIR, cifar100:DIR, svhn:DIR, folder:DIR";
 
 /// Loads the data set a configuration names.
 pub fn load_dataset(config: &Config) -> Result<Dataset> {
@@ -130,39 +137,38 @@ pub fn load_dataset(config: &Config) -> Result<Dataset> {
                 };
                 csv_dataset(Path::new(path), &opts, &test)?
             }
-            None => bail!(
-                "unknown data '{spec}'; valid data: moons, digits, csv:PATH, idx:DIR, cifar10:DIR, cifar100:DIR"
-            ),
+            None => bail!("unknown data '{spec}'; valid data: {VALID_DATA}"),
         },
     };
     ds.validate()?;
     Ok(ds)
 }
 
-/// An image data set (`idx:DIR`, `cifar10:DIR`, `cifar100:DIR`) flattened to channel-planar
-/// features in `[0, 1]`.
+/// An image data set (`idx:DIR`, `cifar10:DIR`, `cifar100:DIR`, `svhn:DIR`, `folder:DIR`),
+/// kept as decoded `u8` images.
 fn image_dataset(spec: &str, config: &Config) -> Result<Dataset> {
     let (kind, dir) = spec.split_once(':').expect("the caller checked for ':'");
     let dir = Path::new(dir);
+    let numbered = |train: &ImageSet, test: &ImageSet| -> Vec<String> {
+        let n = train
+            .labels
+            .iter()
+            .chain(&test.labels)
+            .flatten()
+            .max()
+            .map_or(0, |m| m + 1);
+        (0..n).map(|k| k.to_string()).collect()
+    };
     let (train, test, classes) = match kind {
         "idx" => {
             let (train, test) = read_idx_dir(dir)?;
-            let n = train
-                .labels
-                .iter()
-                .chain(&test.labels)
-                .flatten()
-                .max()
-                .map_or(0, |m| m + 1);
-            (train, test, (0..n).map(|k| k.to_string()).collect())
+            let classes = numbered(&train, &test);
+            (train, test, classes)
         }
         "cifar10" => {
             let (train, test) = read_cifar10(dir)?;
-            (
-                train,
-                test,
-                CIFAR10_CLASSES.iter().map(|c| c.to_string()).collect(),
-            )
+            let classes = CIFAR10_CLASSES.iter().map(|c| c.to_string()).collect();
+            (train, test, classes)
         }
         "cifar100" => {
             let label = match config.data.cifar100_label.as_str() {
@@ -172,21 +178,46 @@ fn image_dataset(spec: &str, config: &Config) -> Result<Dataset> {
             let (train, test) = read_cifar100(dir, label)?;
             (train, test, cifar100_classes(dir, label))
         }
-        other => bail!(
-            "unknown data kind '{other}:'; valid data: moons, digits, csv:PATH, idx:DIR, cifar10:DIR, cifar100:DIR"
-        ),
+        "svhn" => {
+            let (train, test) = read_svhn(dir, config.data.svhn_extra)?;
+            (train, test, svhn_classes())
+        }
+        "folder" => {
+            let d = &config.data;
+            let cache_dir = match d.cache_dir.as_str() {
+                "" => None,
+                "auto" => Some(dir.join(".metapseudo-cache")),
+                other => Some(PathBuf::from(other)),
+            };
+            let data = read_folder(
+                dir,
+                &FolderOptions {
+                    size: (d.image_size > 0).then_some(d.image_size),
+                    test_fraction: d.test_fraction,
+                    split_seed: d.data_seed,
+                    skip_bad_images: d.skip_bad_images,
+                    cache_dir,
+                    threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+                },
+            )?;
+            if let Some(first) = data.skipped.first() {
+                eprintln!(
+                    "warning: skipped {} undecodable image(s) in {} (first: {})",
+                    data.skipped.len(),
+                    dir.display(),
+                    first.display()
+                );
+            }
+            (data.train, data.test, data.classes)
+        }
+        other => bail!("unknown data kind '{other}:'; valid data: {VALID_DATA}"),
     };
-    Ok(Dataset {
-        name: dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| kind.to_string()),
-        sample_shape: vec![train.channels, train.height, train.width],
-        train: train.to_samples(),
-        test: test.to_samples(),
-        classes,
-        credit: None,
-    })
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| kind.to_string());
+    let shape = vec![train.channels, train.height, train.width];
+    Ok(Dataset::new(name, train, test, classes, shape))
 }
 
 fn budget(config: &Config) -> LabelBudget {
@@ -204,20 +235,19 @@ impl RunData {
     /// Loads and normalises the data and draws the labeled split from the run's seed, or
     /// reuses `saved` (a resumed or re-evaluated run).
     pub fn prepare(config: &Config, saved: Option<SplitRecord>) -> Result<Self> {
-        let mut dataset = load_dataset(config)?;
+        let dataset = load_dataset(config)?;
         let normalizer = if config.data.normalize == "standardize" {
             Normalizer::fit(&dataset.train)
         } else {
             Normalizer::identity(dataset.dim())
         };
-        normalizer.apply(&mut dataset.train);
-        normalizer.apply(&mut dataset.test);
+        let train_labels = dataset.train.labels();
         let labeled = match &saved {
             Some(s) => {
                 if let Some(bad) = s
                     .labeled_indices
                     .iter()
-                    .find(|&&i| i >= dataset.train.len() || dataset.train.labels[i].is_none())
+                    .find(|&&i| i >= train_labels.len() || train_labels[i].is_none())
                 {
                     bail!(
                         "split.json names sample {bad}, which is not a labeled training sample of this data"
@@ -226,7 +256,7 @@ impl RunData {
                 s.labeled_indices.clone()
             }
             None => select_labeled(
-                &dataset.train.labels,
+                train_labels,
                 &dataset.classes,
                 budget(config),
                 &mut Rng::stream(config.seed, "split"),
@@ -248,7 +278,7 @@ impl RunData {
         }
         let mut per_class = vec![0; dataset.num_classes()];
         for &i in &labeled {
-            per_class[dataset.train.labels[i].unwrap_or_default()] += 1;
+            per_class[train_labels[i].unwrap_or_default()] += 1;
         }
         let split = SplitRecord {
             budget: budget(config).to_string(),

@@ -1,12 +1,13 @@
 //! The training loop: batches, the method's step, EMA, logging, evaluation, checkpoints,
 //! resume and the final summary. Written once for every method.
 
+use super::batches::batch_stream;
 use super::context::{Learner, Stepper, TensorBatch, TrainContext};
 use super::ema::Ema;
 use super::metrics::{MetricsLog, non_finite_loss, read_scalars};
 use super::run::{RunData, RunDir, Summary};
 use crate::config::Config;
-use crate::eval::{ModelEval, evaluate};
+use crate::eval::{EvalInputs, ModelEval, evaluate};
 use crate::io::{TensorFile, write_atomic};
 use crate::methods::{self, Method};
 use crate::models::{self, ModelShape, Network};
@@ -16,7 +17,7 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 use metapseudo_data::Rng;
-use metapseudo_data::pipeline::{Batch, PipelineOptions, PipelineState, TabularPipeline};
+use metapseudo_data::pipeline::{Batch, BatchStream, PipelineState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -69,7 +70,7 @@ pub struct Session {
     /// The student's moving average.
     pub ema: Option<Ema>,
     method: Box<dyn Method>,
-    pipeline: TabularPipeline,
+    pipeline: BatchStream,
     /// Steps done.
     pub step: u64,
     /// Seconds spent in earlier pieces of this run.
@@ -126,22 +127,7 @@ impl Session {
         let self_teacher = (config.method == "smpl").then(|| stepper(&config.teacher_optim, steps));
         let ema = (config.train.ema_decay > 0.0)
             .then(|| Ema::new(&student.model, config.train.ema_decay));
-        let pipeline = TabularPipeline::new(
-            data.dataset.train.clone(),
-            data.split.labeled_indices.clone(),
-            data.unlabeled.clone(),
-            PipelineOptions {
-                batch_size: config.train.batch_size,
-                mu: if config.method == "supervised" {
-                    0
-                } else {
-                    config.train.mu
-                },
-                weak: config.augment.weak,
-                strong: config.augment.strong,
-            },
-            config.seed,
-        );
+        let pipeline = batch_stream(config, &data)?;
         Ok(Self {
             ctx: TrainContext {
                 student,
@@ -182,12 +168,22 @@ impl Session {
         let rows = |v: &Vec<f32>| {
             Tensor::<2>::from_data(TensorData::new(v.clone(), [v.len() / b.dim, b.dim]), d)
         };
-        let labels: Vec<i64> = b.labels.iter().map(|&c| c as i64).collect();
+        let classes = |c: &[usize]| {
+            let v: Vec<i64> = c.iter().map(|&c| c as i64).collect();
+            Tensor::<1, Int>::from_data(TensorData::new(v, [c.len()]), d)
+        };
+        let mix = b.mix.as_ref().map(|m| {
+            let partner: Vec<usize> = m.partner.iter().map(|&p| b.labels[p]).collect();
+            let lambda =
+                Tensor::<1>::from_data(TensorData::new(m.lambda.clone(), [m.lambda.len()]), d);
+            (classes(&partner), lambda)
+        });
         TensorBatch {
             x_l: rows(&b.labeled),
-            y_l: Tensor::<1, Int>::from_data(TensorData::new(labels, [b.labels.len()]), d),
+            y_l: classes(&b.labels),
             x_uw: rows(&b.unlabeled_weak),
             x_us: rows(&b.unlabeled_strong),
+            mix,
         }
     }
 
@@ -217,11 +213,14 @@ impl Session {
 
     /// Evaluates every model on the test split.
     pub fn evaluate_all(&self) -> BTreeMap<String, ModelEval> {
-        let test = &self.data.dataset.test;
+        let inputs = EvalInputs {
+            examples: &self.data.dataset.test,
+            normalizer: &self.data.normalizer,
+        };
         let classes = self.data.dataset.num_classes();
         self.models()
             .into_iter()
-            .map(|(name, m)| (name.to_string(), evaluate(m, test, classes, &self.device)))
+            .map(|(name, m)| (name.to_string(), evaluate(m, inputs, classes, &self.device)))
             .collect()
     }
 

@@ -1,0 +1,217 @@
+//! RandAugment as in the Meta Pseudo Labels code (Google's `augment.py`): the 14 operations,
+//! `n` of them drawn uniformly per image, each applied with one per-image probability drawn
+//! from U(0.2, 0.8), at the shared magnitude `m` on a 0..10 level scale (`m` may exceed 10, as
+//! the MPL CIFAR recipe's 16 does: the ranges then extend past their nominal ends).
+
+use crate::colorops;
+use crate::imageops::{Affine, Image, warp};
+use crate::rng::Rng;
+
+/// Grey level that fills pixels uncovered by a geometric op (the reference's `replace`).
+pub const FILL: u8 = 128;
+
+/// One augmentation operation with its resolved argument.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Op {
+    /// Per-channel contrast stretch.
+    AutoContrast,
+    /// Per-channel histogram equalisation.
+    Equalize,
+    /// `255 - v`.
+    Invert,
+    /// Rotation by this many degrees (counter-clockwise when positive).
+    Rotate(f32),
+    /// Keep this many bits.
+    Posterize(u8),
+    /// Invert values at or above this threshold.
+    Solarize(u16),
+    /// Saturation factor.
+    Color(f32),
+    /// Contrast factor.
+    Contrast(f32),
+    /// Brightness factor.
+    Brightness(f32),
+    /// Sharpness factor.
+    Sharpness(f32),
+    /// Horizontal shear.
+    ShearX(f32),
+    /// Vertical shear.
+    ShearY(f32),
+    /// Horizontal shift in pixels.
+    TranslateX(f32),
+    /// Vertical shift in pixels.
+    TranslateY(f32),
+}
+
+impl Op {
+    /// Applies the operation in place.
+    pub fn apply(self, img: &mut Image) {
+        let geometric = |img: &mut Image, map: Affine| *img = warp(img, map, FILL);
+        match self {
+            Op::AutoContrast => colorops::autocontrast(img),
+            Op::Equalize => colorops::equalize(img),
+            Op::Invert => colorops::invert(img),
+            Op::Rotate(deg) => geometric(img, Affine::rotate(deg, img.height, img.width)),
+            Op::Posterize(bits) => colorops::posterize(img, bits),
+            Op::Solarize(t) => colorops::solarize(img, t),
+            Op::Color(f) => colorops::color(img, f),
+            Op::Contrast(f) => colorops::contrast(img, f),
+            Op::Brightness(f) => colorops::brightness(img, f),
+            Op::Sharpness(f) => colorops::sharpness(img, f),
+            Op::ShearX(l) => geometric(img, Affine::shear_x(l)),
+            Op::ShearY(l) => geometric(img, Affine::shear_y(l)),
+            Op::TranslateX(px) => geometric(img, Affine::translate(px, 0.0)),
+            Op::TranslateY(px) => geometric(img, Affine::translate(0.0, px)),
+        }
+    }
+}
+
+/// The operation names, in the reference's order.
+pub const OPS: [&str; 14] = [
+    "AutoContrast",
+    "Equalize",
+    "Invert",
+    "Rotate",
+    "Posterize",
+    "Solarize",
+    "Color",
+    "Contrast",
+    "Brightness",
+    "Sharpness",
+    "ShearX",
+    "ShearY",
+    "TranslateX",
+    "TranslateY",
+];
+
+/// `value` with a random sign (the reference's `_randomly_negate_tensor`).
+pub(crate) fn random_sign(value: f32, rng: &mut Rng) -> f32 {
+    if rng.bernoulli(0.5) { value } else { -value }
+}
+
+/// RandAugment's settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RandAugment {
+    /// Operations per image (`N`).
+    pub num_ops: usize,
+    /// Magnitude on the 0..10 level scale (`M`).
+    pub magnitude: f32,
+    /// Pixels of translation at level 10 (the reference uses image size / 8 for CIFAR).
+    pub translate_const: f32,
+}
+
+impl RandAugment {
+    /// The operation `OPS[index]` at this magnitude, with its random sign where it has one.
+    pub fn op(&self, index: usize, rng: &mut Rng) -> Op {
+        let level = self.magnitude / 10.0;
+        let enhance = level * 1.8 + 0.1;
+        match index {
+            0 => Op::AutoContrast,
+            1 => Op::Equalize,
+            2 => Op::Invert,
+            3 => Op::Rotate(random_sign(level * 30.0, rng)),
+            4 => Op::Posterize((level * 4.0) as u8),
+            5 => Op::Solarize((level * 256.0) as u16),
+            6 => Op::Color(enhance),
+            7 => Op::Contrast(enhance),
+            8 => Op::Brightness(enhance),
+            9 => Op::Sharpness(enhance),
+            10 => Op::ShearX(random_sign(level * 0.3, rng)),
+            11 => Op::ShearY(random_sign(level * 0.3, rng)),
+            12 => Op::TranslateX(random_sign(level * self.translate_const, rng).round()),
+            _ => Op::TranslateY(random_sign(level * self.translate_const, rng).round()),
+        }
+    }
+
+    /// Augments `img` in place.
+    pub fn apply(&self, img: &mut Image, rng: &mut Rng) {
+        let prob = rng.uniform_range(0.2, 0.8);
+        for _ in 0..self.num_ops {
+            let index = rng.below(OPS.len());
+            let op = self.op(index, rng);
+            if rng.uniform() <= prob {
+                op.apply(img);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noise_image(seed: u64) -> Image {
+        let mut rng = Rng::new(seed);
+        Image {
+            pixels: (0..32 * 32 * 3)
+                .map(|_| (30 + rng.below(210)) as u8)
+                .collect(),
+            height: 32,
+            width: 32,
+            channels: 3,
+        }
+    }
+
+    #[test]
+    fn magnitudes_follow_the_reference_scale() {
+        let ra = RandAugment {
+            num_ops: 2,
+            magnitude: 16.0,
+            translate_const: 4.0,
+        };
+        let mut rng = Rng::new(1);
+        assert_eq!(ra.op(4, &mut rng), Op::Posterize(6));
+        assert_eq!(ra.op(5, &mut rng), Op::Solarize(409));
+        match ra.op(7, &mut rng) {
+            Op::Contrast(f) => assert!((f - 2.98).abs() < 1e-5),
+            other => panic!("{other:?}"),
+        }
+        match ra.op(3, &mut rng) {
+            Op::Rotate(d) => assert!((d.abs() - 48.0).abs() < 1e-4),
+            other => panic!("{other:?}"),
+        }
+        match ra.op(12, &mut rng) {
+            Op::TranslateX(px) => assert_eq!(px.abs(), 6.0),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_op_keeps_the_shape_and_changes_a_random_image() {
+        let ra = RandAugment {
+            num_ops: 1,
+            magnitude: 9.0,
+            translate_const: 4.0,
+        };
+        for index in 0..OPS.len() {
+            let img = noise_image(index as u64);
+            let mut out = img.clone();
+            ra.op(index, &mut Rng::new(3)).apply(&mut out);
+            assert_eq!(out.pixels.len(), img.pixels.len());
+            assert_ne!(out, img, "{} left the image unchanged", OPS[index]);
+        }
+    }
+
+    #[test]
+    fn seeded_and_sometimes_identity() {
+        let ra = RandAugment {
+            num_ops: 2,
+            magnitude: 16.0,
+            translate_const: 4.0,
+        };
+        let img = noise_image(9);
+        let run = |seed| {
+            let mut out = img.clone();
+            ra.apply(&mut out, &mut Rng::new(seed));
+            out
+        };
+        assert_eq!(run(4), run(4));
+        let unchanged = (0..200).filter(|&s| run(s) == img).count();
+        // Both ops skipped with probability E[(1 - p)^2] for p ~ U(0.2, 0.8), about 0.25, plus
+        // the no-op Solarize at M = 16.
+        assert!(
+            (30..110).contains(&unchanged),
+            "{unchanged} of 200 unchanged"
+        );
+    }
+}
