@@ -108,11 +108,11 @@ fn name_of(p: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// Image files with their class index.
+type ClassFiles = Vec<(PathBuf, usize)>;
+
 /// `(file, class)` pairs of a class tree; `classes` fixes the class order when given.
-fn class_tree(
-    root: &Path,
-    classes: Option<&[String]>,
-) -> Result<(Vec<(PathBuf, usize)>, Vec<String>)> {
+fn class_tree(root: &Path, classes: Option<&[String]>) -> Result<(ClassFiles, Vec<String>)> {
     let dirs: Vec<PathBuf> = sub_dirs(root)?
         .into_iter()
         .filter(|d| name_of(d) != UNLABELED)

@@ -183,12 +183,12 @@ mod tests {
             magnitude: 9.0,
             translate_const: 4.0,
         };
-        for index in 0..OPS.len() {
+        for (index, name) in OPS.iter().enumerate() {
             let img = noise_image(index as u64);
             let mut out = img.clone();
             ra.op(index, &mut Rng::new(3)).apply(&mut out);
             assert_eq!(out.pixels.len(), img.pixels.len());
-            assert_ne!(out, img, "{} left the image unchanged", OPS[index]);
+            assert_ne!(out, img, "{name} left the image unchanged");
         }
     }
 

@@ -40,10 +40,10 @@ pub fn read_svhn_mat(path: &Path) -> Result<ImageSet> {
     })?;
     let x = mat
         .find_by_name("X")
-        .ok_or_else(|| invalid(path, "has no array 'X' (SVHN's images)"))?;
+        .ok_or_else(|| invalid(path, "has no readable array 'X' (SVHN's images); the file may be truncated or not an SVHN file"))?;
     let y = mat
         .find_by_name("y")
-        .ok_or_else(|| invalid(path, "has no array 'y' (SVHN's labels)"))?;
+        .ok_or_else(|| invalid(path, "has no readable array 'y' (SVHN's labels); the file may be truncated or not an SVHN file"))?;
     let dims = x.size();
     if dims.len() != 4 || dims[2] != 3 {
         return Err(invalid(

@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod datatools;
 pub mod eval;
 pub mod io;
 pub mod losses;

@@ -5,8 +5,12 @@ use clap::{Args, Parser, Subcommand};
 use metapseudo::config::layers::{ConfigLayers, parse_set, read_config_file};
 use metapseudo::config::presets::PRESETS;
 use metapseudo::config::{Config, METHODS};
+use metapseudo::datatools::bench::{AugmentBench, bench_augment};
+use metapseudo::datatools::inspect::DataReport;
+use metapseudo::datatools::preview::{PreviewOptions, write_preview};
 use metapseudo::models::{MODELS, ModelShape, build, trainable_params};
-use metapseudo::train::run::RunDir;
+use metapseudo::train::batches::image_policy;
+use metapseudo::train::run::{RunDir, load_dataset};
 use metapseudo::train::trainer::{Outcome, TrainOptions, load_session, train};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,15 +36,114 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Look at a data set: counts and statistics, or a grid of augmented images.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Measure speed.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// List the registered networks with their trainable parameter counts.
     Models,
     /// List the presets.
     Presets,
 }
 
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Counts per split and class, example shape, mean and std.
+    Inspect {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a PNG grid: each row an original training image, then augmented views.
+    Preview {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Augmentation policy: none, weak, strong, autoaugment.
+        #[arg(long, default_value = "strong")]
+        policy: String,
+        /// Output PNG file.
+        #[arg(long, default_value = "preview.png")]
+        out: PathBuf,
+        /// Images (rows).
+        #[arg(long, default_value_t = 8)]
+        rows: usize,
+        /// Augmented views per image.
+        #[arg(long, default_value_t = 7)]
+        views: usize,
+        /// Seed of the choice of images and of the augmentations.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Unlabeled (weak, strong) pairs per second through the batch pipeline.
+    Augment {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Policy of the strong view.
+        #[arg(long, default_value = "strong")]
+        policy: String,
+        /// Pairs per batch.
+        #[arg(long, default_value_t = 448)]
+        batch: usize,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Seconds to measure.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
+}
+
+/// Which data, with the options that shape it.
+#[derive(Args)]
+struct DataArgs {
+    /// Data specification, e.g. idx:DIR, cifar10:DIR, svhn:DIR, folder:DIR, digits.
+    #[arg(long)]
+    data: String,
+    /// Preset whose data and augmentation options apply (default: chosen from the data).
+    #[arg(long)]
+    preset: Option<String>,
+    /// TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override one option, e.g. --set data.image_size=64 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Skip undecodable images in a folder with a warning.
+    #[arg(long)]
+    skip_bad_images: bool,
+}
+
+impl DataArgs {
+    fn config(&self) -> Result<Config> {
+        let mut flags = vec![("data.spec".to_string(), Value::String(self.data.clone()))];
+        if self.skip_bad_images {
+            flags.push(("data.skip_bad_images".into(), Value::Boolean(true)));
+        }
+        ConfigLayers {
+            preset: self.preset.clone(),
+            file: self.config.as_deref().map(read_config_file).transpose()?,
+            sets: self
+                .sets
+                .iter()
+                .map(|s| parse_set(s))
+                .collect::<Result<_>>()?,
+            flags,
+        }
+        .resolve()
+    }
+}
+
 #[derive(Args)]
 struct TrainArgs {
-    /// Data: moons, digits or csv:PATH.
+    /// Data: moons, digits, csv:PATH, idx:DIR, cifar10:DIR, cifar100:DIR, svhn:DIR, folder:DIR.
     #[arg(long)]
     data: Option<String>,
     /// Method: supervised, pseudo-label, uda, mpl or smpl.
@@ -74,7 +177,7 @@ struct TrainArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Continue the run in this folder from its last checkpoint.
-    #[arg(long, conflicts_with_all = ["data", "method", "seed", "steps", "budget", "preset", "config", "sets", "out", "checkpoint_every"])]
+    #[arg(long, conflicts_with_all = ["data", "method", "seed", "steps", "budget", "preset", "config", "sets", "out", "checkpoint_every", "skip_bad_images"])]
     resume: Option<PathBuf>,
     /// Save a checkpoint and exit after this many steps.
     #[arg(long)]
@@ -82,6 +185,9 @@ struct TrainArgs {
     /// Write a checkpoint every N steps.
     #[arg(long)]
     checkpoint_every: Option<u64>,
+    /// Skip undecodable images in a folder with a warning.
+    #[arg(long)]
+    skip_bad_images: bool,
     /// No progress bar and no final table.
     #[arg(long)]
     quiet: bool,
@@ -105,6 +211,9 @@ impl TrainArgs {
         }
         if let Some(n) = self.checkpoint_every {
             flag("train.checkpoint_every", Value::Integer(n as i64));
+        }
+        if self.skip_bad_images {
+            flag("data.skip_bad_images", Value::Boolean(true));
         }
         let budget = [
             (
@@ -243,6 +352,73 @@ fn cmd_eval(dir: PathBuf, json: bool) -> Result<()> {
     Ok(())
 }
 
+fn cmd_data(cmd: DataCommand) -> Result<()> {
+    match cmd {
+        DataCommand::Inspect { data, json } => {
+            let config = data.config()?;
+            let ds = load_dataset(&config)?;
+            let report = DataReport::new(&ds, &config.data.spec);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.text());
+            }
+        }
+        DataCommand::Preview {
+            data,
+            policy,
+            out,
+            rows,
+            views,
+            seed,
+        } => {
+            let config = data.config()?;
+            let ds = load_dataset(&config)?;
+            let Some(set) = ds.train.images() else {
+                anyhow::bail!("data preview needs image data; '{}' is tabular", ds.name);
+            };
+            let policy = image_policy(&policy, &config.augment)?;
+            write_preview(set, &policy, PreviewOptions { rows, views, seed }, &out)?;
+            println!("wrote {}", out.display());
+        }
+    }
+    Ok(())
+}
+
+fn cmd_bench(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Augment {
+            data,
+            policy,
+            batch,
+            workers,
+            seconds,
+        } => {
+            let config = data.config()?;
+            let ds = load_dataset(&config)?;
+            let workers = workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            let t = bench_augment(
+                &ds,
+                &config.augment,
+                &policy,
+                AugmentBench {
+                    batch,
+                    workers,
+                    warmup_batches: 2 * workers,
+                    seconds,
+                },
+            )?;
+            println!(
+                "data={} policy={policy} batch={batch} workers={workers} batches={} seconds={:.2}",
+                config.data.spec, t.batches, t.seconds
+            );
+            println!("pairs_per_s={:.0}", t.pairs_per_s);
+        }
+    }
+    Ok(())
+}
+
 fn cmd_models() -> Result<()> {
     let device = burn::tensor::Device::flex();
     let config = Config::default();
@@ -274,6 +450,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => cmd_train(*args),
         Command::Eval { dir, json } => cmd_eval(dir, json),
+        Command::Data(cmd) => cmd_data(cmd),
+        Command::Bench(cmd) => cmd_bench(cmd),
         Command::Models => cmd_models(),
         Command::Presets => {
             for (name, about) in PRESETS {

@@ -24,3 +24,41 @@ pub fn metapseudo(args: &[&str]) -> Output {
 pub fn json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
+
+/// Writes an image folder: classes `red`, `green`, `blue` (8x8 PNGs whose named channel is
+/// bright), `train_per_class` and `test_per_class` images each, and `unlabeled` images
+/// without a class. Pixel noise is seeded, so the folder is the same on every call.
+pub fn write_color_folder(
+    dir: &std::path::Path,
+    train_per_class: usize,
+    test_per_class: usize,
+    unlabeled: usize,
+) {
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n) as u8
+    };
+    let mut write = |path: PathBuf, class: usize| {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let img = image::RgbImage::from_fn(8, 8, |_, _| {
+            let mut px = [next(100), next(100), next(100)];
+            px[class] = 150 + next(100);
+            image::Rgb(px)
+        });
+        img.save(path).unwrap();
+    };
+    for (class, name) in ["red", "green", "blue"].iter().enumerate() {
+        for k in 0..train_per_class {
+            write(dir.join(format!("train/{name}/{k:03}.png")), class);
+        }
+        for k in 0..test_per_class {
+            write(dir.join(format!("test/{name}/{k:03}.png")), class);
+        }
+    }
+    for k in 0..unlabeled {
+        write(dir.join(format!("unlabeled/{k:03}.png")), k % 3);
+    }
+}

@@ -110,3 +110,42 @@ fn a_killed_run_resumes_to_the_same_result() {
     assert_same_metrics(&a, &c);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_image_run_with_worker_threads_resumes_exactly() {
+    let dir = temp_dir("resume-images");
+    let data = dir.join("colors");
+    common::write_color_folder(&data, 10, 5, 20);
+    let spec = format!("folder:{}", data.display());
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    // Three workers prepare batches ahead of training; strong views and mixup draw from the
+    // per-batch generators, so the stopped run must continue with the same batches.
+    let args = [
+        "--data",
+        &spec,
+        "--labels-per-class",
+        "3",
+        "--steps",
+        "60",
+        "--checkpoint-every",
+        "10",
+        "--set",
+        "train.batch_size=4",
+        "--set",
+        "train.mu=2",
+        "--set",
+        "data.workers=3",
+        "--set",
+        "data.prefetch=5",
+        "--set",
+        "augment.mixup_alpha=0.75",
+        "--set",
+        "student_optim.wait_steps=0",
+    ];
+    train(&a, &args);
+    train(&b, &[&args[..], &["--stop-at", "27"]].concat());
+    resume(&b, &[]);
+    assert_eq!(results(&a), results(&b));
+    assert_same_metrics(&a, &b);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
