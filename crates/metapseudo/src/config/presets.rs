@@ -13,6 +13,8 @@ const MOONS: &str = r#"
 [data]
 labels_per_class = 3
 normalize = "none"
+# Tabular batches take microseconds: worker threads would cost more than they save.
+workers = 0
 [augment.weak]
 noise_std = 0.05
 feature_dropout = 0.0
@@ -80,6 +82,7 @@ weight = 0.0
 const DIGITS: &str = r#"
 [data]
 labels_per_class = 5
+workers = 0
 [model]
 hidden = [128]
 [train]
