@@ -202,10 +202,7 @@ fn decode_all(
     for (r, path) in results.into_iter().flatten().zip(files) {
         match r {
             Ok(d) => out.push(Some(d)),
-            Err(e) if skip => {
-                let _ = e;
-                out.push(None);
-            }
+            Err(_) if skip => out.push(None),
             Err(e) => {
                 return Err(DataError::Invalid(format!(
                     "{}: cannot decode image ({e}); fix or remove the file, or pass --skip-bad-images",

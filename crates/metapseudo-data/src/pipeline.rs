@@ -18,6 +18,7 @@ use crate::sampler::{EpochSampler, SamplerState};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -199,10 +200,13 @@ fn make_batch(maker: &ViewMaker, base: &Rng, alpha: f64, job: &Job) -> Batch {
     }
 }
 
+/// A finished batch, or the message of a worker that panicked while making it.
+type Made = (u64, std::result::Result<Batch, String>);
+
 /// Worker threads fed with jobs; results come back tagged with their batch number.
 struct Workers {
     jobs: Option<Sender<Job>>,
-    results: Receiver<(u64, Batch)>,
+    results: Receiver<Made>,
     handles: Vec<JoinHandle<()>>,
 }
 
@@ -218,8 +222,16 @@ impl Workers {
                     .name(format!("metapseudo-data-{k}"))
                     .spawn(move || {
                         for job in jobs {
-                            let batch = make_batch(&maker, &base, alpha, &job);
-                            if results.send((job.number, batch)).is_err() {
+                            let made = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                                make_batch(&maker, &base, alpha, &job)
+                            }))
+                            .map_err(|p| {
+                                p.downcast_ref::<String>()
+                                    .cloned()
+                                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                                    .unwrap_or_else(|| "unknown panic".into())
+                            });
+                            if results.send((job.number, made)).is_err() {
                                 break;
                             }
                         }
@@ -335,11 +347,14 @@ impl BatchStream {
                     break b;
                 }
                 let workers = self.workers.as_ref().expect("checked above");
-                let (n, b) = workers
+                let (n, made) = workers
                     .results
                     .recv()
-                    .expect("a data worker thread panicked");
-                self.ready.insert(n, b);
+                    .expect("data worker threads stopped unexpectedly");
+                match made {
+                    Ok(b) => self.ready.insert(n, b),
+                    Err(msg) => panic!("a data worker failed on batch {n}: {msg}"),
+                };
             }
         };
         self.pending.pop_front();
