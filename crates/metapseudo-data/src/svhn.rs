@@ -207,6 +207,26 @@ mod tests {
     }
 
     #[test]
+    fn extra_images_join_the_training_pool_unlabeled() {
+        let dir = std::env::temp_dir().join(format!("mp-svhn-extra-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("train_32x32.mat"), fixture(true, &[1.0, 2.0])).unwrap();
+        std::fs::write(dir.join("test_32x32.mat"), fixture(true, &[3.0])).unwrap();
+        std::fs::write(dir.join("extra_32x32.mat"), fixture(true, &[4.0, 5.0, 6.0])).unwrap();
+        let (train, test) = read_svhn(&dir, false).unwrap();
+        assert_eq!((train.len(), test.len()), (2, 1));
+        let (train, _) = read_svhn(&dir, true).unwrap();
+        assert_eq!(train.labels, vec![Some(1), Some(2), None, None, None]);
+        assert_eq!(
+            train.image(2),
+            read_svhn_mat(&dir.join("extra_32x32.mat"))
+                .unwrap()
+                .image(0)
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn bad_files_are_named() {
         let dir = std::env::temp_dir().join(format!("mp-svhn-bad-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
