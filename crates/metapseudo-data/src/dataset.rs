@@ -55,15 +55,6 @@ impl Samples {
         }
         out
     }
-
-    /// The class index of every sample; an error if one has no label.
-    pub fn labels_all(&self) -> Result<Vec<usize>> {
-        self.labels
-            .iter()
-            .enumerate()
-            .map(|(i, l)| l.ok_or_else(|| DataError::Invalid(format!("sample {i} has no label"))))
-            .collect()
-    }
 }
 
 /// The examples of one split: tabular rows or images kept as decoded `u8`.

@@ -1,8 +1,6 @@
 //! Decoded images kept in memory as `u8`, height-width-channel interleaved (as PIL), with
 //! optional class labels.
 
-use crate::dataset::Samples;
-
 /// A set of equally sized images.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ImageSet {
@@ -58,19 +56,6 @@ impl ImageSet {
         self.pixels.extend_from_slice(&other.pixels);
         self.labels.extend_from_slice(&other.labels);
     }
-
-    /// Flattens to channel-planar (CHW) features scaled to `[0, 1]`.
-    pub fn to_samples(&self) -> Samples {
-        let mut features = vec![0.0; self.len() * self.image_len()];
-        for (i, out) in features.chunks_exact_mut(self.image_len()).enumerate() {
-            self.write_chw(self.image(i), out);
-        }
-        Samples {
-            features,
-            dim: self.image_len(),
-            labels: self.labels.clone(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -87,13 +72,12 @@ mod tests {
             channels: 3,
             labels: vec![Some(1)],
         };
-        let s = set.to_samples();
+        let mut out = vec![0.0; 6];
+        set.write_chw(set.image(0), &mut out);
         let expect: Vec<f32> = [10, 40, 20, 50, 30, 60]
             .iter()
             .map(|&v| v as f32 / 255.0)
             .collect();
-        assert_eq!(s.features, expect);
-        assert_eq!(s.dim, 6);
-        assert_eq!(s.labels, vec![Some(1)]);
+        assert_eq!(out, expect);
     }
 }
