@@ -228,10 +228,7 @@ pub fn parse_csv(text: &str, path: &Path, opts: &CsvOptions) -> Result<CsvTable>
 
 /// Reads and parses a CSV file.
 pub fn read_csv(path: &Path, opts: &CsvOptions) -> Result<CsvTable> {
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(DataError::io(path))?;
     parse_csv(&text, path, opts)
 }
 

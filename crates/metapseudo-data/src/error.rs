@@ -33,10 +33,17 @@ pub enum DataError {
 /// Shorthand for results of the data layer.
 pub type Result<T> = std::result::Result<T, DataError>;
 
+impl DataError {
+    /// Turns an I/O error on `path` into a [`DataError::Io`] naming it (for `map_err`).
+    pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
+        move |source| Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
 /// Reads a whole file; the error names it.
 pub(crate) fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::read(path).map_err(DataError::io(path))
 }

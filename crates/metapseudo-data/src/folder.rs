@@ -53,13 +53,6 @@ pub struct FolderData {
 
 const UNLABELED: &str = "unlabeled";
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
-    move |source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 fn is_image(path: &Path) -> bool {
     let hidden = path
         .file_name()
@@ -75,8 +68,8 @@ fn is_image(path: &Path) -> bool {
 /// Sub-folders of `dir`, sorted by name.
 fn sub_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
-        let path = entry.map_err(io_err(dir))?.path();
+    for entry in std::fs::read_dir(dir).map_err(DataError::io(dir))? {
+        let path = entry.map_err(DataError::io(dir))?.path();
         if path.is_dir()
             && !path
                 .file_name()
@@ -92,8 +85,8 @@ fn sub_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
 /// Image files directly in `dir`, sorted.
 fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
-        let path = entry.map_err(io_err(dir))?.path();
+    for entry in std::fs::read_dir(dir).map_err(DataError::io(dir))? {
+        let path = entry.map_err(DataError::io(dir))?.path();
         if path.is_file() && is_image(&path) {
             out.push(path);
         }
@@ -327,7 +320,7 @@ fn fingerprint(listing: &Listing, size: usize) -> Result<u64> {
     };
     eat(&(size as u64).to_le_bytes());
     for (i, f) in listing.files.iter().enumerate() {
-        let meta = std::fs::metadata(f).map_err(io_err(f))?;
+        let meta = std::fs::metadata(f).map_err(DataError::io(f))?;
         let mtime = meta
             .modified()
             .ok()
@@ -438,9 +431,12 @@ pub fn read_folder(dir: &Path, opts: &FolderOptions) -> Result<FolderData> {
         DataError::Invalid(format!("{}: no JPEG or PNG images found", dir.display()))
     })?;
     let size = target_size(first, opts)?;
-    let fp = fingerprint(&listing, size)?;
-    let cache_file = opts.cache_dir.as_ref().map(|c| cache_path(c, dir, size));
-    if let Some(data) = cache_file.as_ref().and_then(|p| cache::load(p, fp)) {
+    // Stat every file for the cache key only when there is a cache to check.
+    let cache = match &opts.cache_dir {
+        Some(c) => Some((cache_path(c, dir, size), fingerprint(&listing, size)?)),
+        None => None,
+    };
+    if let Some(data) = cache.as_ref().and_then(|(p, fp)| cache::load(p, *fp)) {
         return Ok(data);
     }
     let decoded = decode_all(&listing.files, size, opts.threads, opts.skip_bad_images)?;
@@ -464,8 +460,8 @@ pub fn read_folder(dir: &Path, opts: &FolderOptions) -> Result<FolderData> {
         skipped,
         from_cache: false,
     };
-    if let Some(p) = &cache_file
-        && let Err(e) = cache::save(p, fp, &data)
+    if let Some((p, fp)) = &cache
+        && let Err(e) = cache::save(p, *fp, &data)
     {
         eprintln!("warning: cannot write the image cache {}: {e}", p.display());
     }

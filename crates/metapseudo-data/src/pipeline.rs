@@ -116,7 +116,7 @@ impl ViewMaker {
                     Role::Weak => weak,
                     Role::Strong => strong,
                 };
-                let img = policy.apply(&Image::from_set(set, i), rng);
+                let img = policy.apply(Image::from_set(set, i), rng);
                 set.write_chw(&img.pixels, out);
                 self.normalizer.apply_row(out);
             }

@@ -107,17 +107,17 @@ impl ImagePolicy {
         Self { name, settings }
     }
 
-    /// One augmented copy of `img`.
-    pub fn apply(&self, img: &Image, rng: &mut Rng) -> Image {
+    /// `img`, augmented.
+    pub fn apply(&self, img: Image, rng: &mut Rng) -> Image {
         let s = &self.settings;
         if self.name == PolicyName::None {
-            return img.clone();
+            return img;
         }
-        let mut out = img.clone();
+        let mut out = img;
         if s.flip && rng.bernoulli(0.5) {
             hflip(&mut out);
         }
-        let side = img.height.min(img.width);
+        let side = out.height.min(out.width);
         let pad = scaled(s.pad_fraction, side);
         if pad > 0 {
             out = pad_crop(&out, pad, s.padding, rng);
@@ -167,9 +167,9 @@ mod tests {
         let img = image();
         for name in ["none", "weak", "strong", "autoaugment"] {
             let p = ImagePolicy::new(name.parse().unwrap(), PolicySettings::default());
-            let a = p.apply(&img, &mut Rng::new(7));
+            let a = p.apply(img.clone(), &mut Rng::new(7));
             assert_eq!(a.pixels.len(), img.pixels.len());
-            assert_eq!(a, p.apply(&img, &mut Rng::new(7)));
+            assert_eq!(a, p.apply(img.clone(), &mut Rng::new(7)));
             if name == "none" {
                 assert_eq!(a, img);
             }
@@ -183,11 +183,11 @@ mod tests {
         let weak = ImagePolicy::new(PolicyName::Weak, PolicySettings::default());
         let mut holes = 0;
         for seed in 0..20 {
-            let s = strong.apply(&img, &mut Rng::new(seed));
+            let s = strong.apply(img.clone(), &mut Rng::new(seed));
             let grey = s.pixels.chunks(3).filter(|p| p == &[FILL; 3]).count();
             // A 16x16 hole, clipped at the border: at least 8x8 = 64 pixels.
             holes += usize::from(grey >= 64);
-            let w = weak.apply(&img, &mut Rng::new(seed));
+            let w = weak.apply(img.clone(), &mut Rng::new(seed));
             assert!(w.pixels.iter().all(|p| img.pixels.contains(p)));
         }
         assert!(holes >= 18, "{holes} of 20 strong views have a Cutout hole");

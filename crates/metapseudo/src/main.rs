@@ -107,15 +107,8 @@ struct DataArgs {
     /// Data specification, e.g. idx:DIR, cifar10:DIR, svhn:DIR, folder:DIR, digits.
     #[arg(long)]
     data: String,
-    /// Preset whose data and augmentation options apply (default: chosen from the data).
-    #[arg(long)]
-    preset: Option<String>,
-    /// TOML configuration file.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Override one option, e.g. --set data.image_size=64 (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    sets: Vec<String>,
+    #[command(flatten)]
+    layers: LayerArgs,
     /// Skip undecodable images in a folder with a warning.
     #[arg(long)]
     skip_bad_images: bool,
@@ -127,7 +120,28 @@ impl DataArgs {
         if self.skip_bad_images {
             flags.push(("data.skip_bad_images".into(), Value::Boolean(true)));
         }
-        ConfigLayers {
+        self.layers.with_flags(flags)?.resolve()
+    }
+}
+
+/// The configuration layers below the flags: preset, file and `--set` overrides.
+#[derive(Args)]
+struct LayerArgs {
+    /// Preset (default: chosen from the data): moons, digits, tabular, none, ...
+    #[arg(long)]
+    preset: Option<String>,
+    /// TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override one option, e.g. --set mpl.sign=old-minus-new (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+}
+
+impl LayerArgs {
+    /// The layers, topped by `flags`.
+    fn with_flags(&self, flags: Vec<(String, Value)>) -> Result<ConfigLayers> {
+        Ok(ConfigLayers {
             preset: self.preset.clone(),
             file: self.config.as_deref().map(read_config_file).transpose()?,
             sets: self
@@ -136,8 +150,7 @@ impl DataArgs {
                 .map(|s| parse_set(s))
                 .collect::<Result<_>>()?,
             flags,
-        }
-        .resolve()
+        })
     }
 }
 
@@ -164,15 +177,8 @@ struct TrainArgs {
     /// Percentage of each class that keeps its label.
     #[arg(long, group = "budget")]
     labels_percent: Option<f64>,
-    /// Preset (default: chosen from the data): moons, digits, tabular, none.
-    #[arg(long)]
-    preset: Option<String>,
-    /// TOML configuration file.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Override one option, e.g. --set mpl.sign=old-minus-new (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    sets: Vec<String>,
+    #[command(flatten)]
+    layers: LayerArgs,
     /// Run folder (default: runs/<method>-<data>-seed<seed>-<time>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -233,16 +239,7 @@ impl TrainArgs {
                 flag(k, v.unwrap_or(zero));
             }
         }
-        Ok(ConfigLayers {
-            preset: self.preset.clone(),
-            file: self.config.as_deref().map(read_config_file).transpose()?,
-            sets: self
-                .sets
-                .iter()
-                .map(|s| parse_set(s))
-                .collect::<Result<_>>()?,
-            flags,
-        })
+        self.layers.with_flags(flags)
     }
 }
 

@@ -10,6 +10,7 @@ pub mod layers;
 pub mod presets;
 
 use metapseudo_data::augment::NoiseView;
+use metapseudo_data::policy::PolicyName;
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration of a run.
@@ -424,7 +425,8 @@ impl Config {
             ("augment.weak_policy", &self.augment.weak_policy),
             ("augment.strong_policy", &self.augment.strong_policy),
         ] {
-            one_of(name, v, &["none", "weak", "strong", "autoaugment"])?;
+            v.parse::<PolicyName>()
+                .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
         }
         one_of(
             "augment.padding",

@@ -46,7 +46,7 @@ pub fn preview_grid(
             let img = if c == 0 {
                 original.clone()
             } else {
-                policy.apply(&original, &mut rng)
+                policy.apply(original.clone(), &mut rng)
             };
             let (x0, y0) = (GAP + c * (cell_w + GAP), GAP + r * (cell_h + GAP));
             for y in 0..cell_h {

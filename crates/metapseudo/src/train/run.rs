@@ -10,7 +10,6 @@ use metapseudo_data::cifar::{
 use metapseudo_data::csv::{CsvOptions, CsvTest, csv_dataset};
 use metapseudo_data::folder::{FolderOptions, read_folder};
 use metapseudo_data::idx::read_idx_dir;
-use metapseudo_data::image::ImageSet;
 use metapseudo_data::moons::{MoonsOptions, moons};
 use metapseudo_data::normalize::Normalizer;
 use metapseudo_data::split::{LabelBudget, select_labeled};
@@ -149,21 +148,17 @@ pub fn load_dataset(config: &Config) -> Result<Dataset> {
 fn image_dataset(spec: &str, config: &Config) -> Result<Dataset> {
     let (kind, dir) = spec.split_once(':').expect("the caller checked for ':'");
     let dir = Path::new(dir);
-    let numbered = |train: &ImageSet, test: &ImageSet| -> Vec<String> {
-        let n = train
-            .labels
-            .iter()
-            .chain(&test.labels)
-            .flatten()
-            .max()
-            .map_or(0, |m| m + 1);
-        (0..n).map(|k| k.to_string()).collect()
-    };
     let (train, test, classes) = match kind {
         "idx" => {
             let (train, test) = read_idx_dir(dir)?;
-            let classes = numbered(&train, &test);
-            (train, test, classes)
+            let n = train
+                .labels
+                .iter()
+                .chain(&test.labels)
+                .flatten()
+                .max()
+                .map_or(0, |m| m + 1);
+            (train, test, (0..n).map(|k| k.to_string()).collect())
         }
         "cifar10" => {
             let (train, test) = read_cifar10(dir)?;
