@@ -10,6 +10,7 @@ pub mod methods;
 pub mod models;
 pub mod optim;
 pub mod params;
+pub mod sysmem;
 pub mod train;
 
 pub use metapseudo_data as data;

@@ -1,6 +1,6 @@
 //! The `metapseudo` command line: train, evaluate and inspect semi-supervised runs.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use metapseudo::config::layers::{ConfigLayers, parse_set, read_config_file};
 use metapseudo::config::presets::PRESETS;
@@ -10,6 +10,7 @@ use metapseudo::datatools::inspect::DataReport;
 use metapseudo::datatools::preview::{PreviewOptions, write_preview};
 use metapseudo::models::{MODELS, ModelShape, build, trainable_params};
 use metapseudo::train::batches::image_policy;
+use metapseudo::train::bench_step::{StepBench, bench_step};
 use metapseudo::train::run::{RunDir, load_dataset};
 use metapseudo::train::trainer::{Outcome, TrainOptions, load_session, train};
 use std::path::PathBuf;
@@ -98,6 +99,39 @@ enum BenchCommand {
         /// Seconds to measure.
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
+    },
+    /// Seconds per training step of a method on a network, on random inputs (no data
+    /// pipeline); prints median_s=, images per second and peak memory.
+    Step {
+        #[command(flatten)]
+        layers: LayerArgs,
+        /// Network (see `metapseudo models`).
+        #[arg(long, default_value = "wrn-28-2")]
+        model: String,
+        /// Labeled examples per step.
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// Unlabeled examples per labeled one.
+        #[arg(long, default_value_t = 7)]
+        mu: usize,
+        /// Method: supervised, pseudo-label, uda, mpl, smpl.
+        #[arg(long, default_value = "supervised")]
+        method: String,
+        /// One example's shape, CxHxW (or a feature count for the MLP).
+        #[arg(long, default_value = "3x32x32")]
+        shape: String,
+        /// Number of classes.
+        #[arg(long, default_value_t = 10)]
+        classes: usize,
+        /// Untimed steps first.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Timed steps.
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -412,20 +446,94 @@ fn cmd_bench(cmd: BenchCommand) -> Result<()> {
             );
             println!("pairs_per_s={:.0}", t.pairs_per_s);
         }
+        BenchCommand::Step {
+            layers,
+            model,
+            batch,
+            mu,
+            method,
+            shape,
+            classes,
+            warmup,
+            steps,
+            json,
+        } => {
+            let sample = parse_shape(&shape)?;
+            let mut layers = layers.with_flags(vec![
+                ("model.name".into(), Value::String(model.clone())),
+                ("method".into(), Value::String(method.clone())),
+                ("train.batch_size".into(), Value::Integer(batch as i64)),
+                ("train.mu".into(), Value::Integer(mu as i64)),
+            ])?;
+            layers.preset.get_or_insert_with(|| "none".into());
+            let config = layers.resolve()?;
+            let spec = StepBench {
+                sample,
+                classes,
+                warmup,
+                steps,
+            };
+            let t = bench_step(&config, &spec)?;
+            let mib = |b: Option<u64>| b.map_or(f64::NAN, |b| b as f64 / (1 << 20) as f64);
+            let images_per_s = t.images_per_step as f64 / t.median_s;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "model": model, "method": method, "batch": batch, "mu": mu,
+                        "shape": shape, "median_s": t.median_s, "min_s": t.min_s,
+                        "max_s": t.max_s, "images_per_s": images_per_s,
+                        "rss_before_mib": mib(t.rss_before), "peak_rss_mib": mib(t.peak_rss),
+                    })
+                );
+            } else {
+                println!(
+                    "model={model} method={method} batch={batch} mu={mu} shape={shape} steps={steps} min_s={:.4} max_s={:.4}",
+                    t.min_s, t.max_s
+                );
+                println!("median_s={:.4}", t.median_s);
+                println!("images_per_s={images_per_s:.1}");
+                println!(
+                    "rss_before_mib={:.0} peak_rss_mib={:.0}",
+                    mib(t.rss_before),
+                    mib(t.peak_rss)
+                );
+            }
+        }
     }
     Ok(())
 }
 
+/// `3x32x32` -> `[3, 32, 32]`; `64` -> `[64]`.
+fn parse_shape(s: &str) -> Result<Vec<usize>> {
+    let dims = s
+        .split('x')
+        .map(|d| d.trim().parse::<usize>().ok().filter(|&d| d > 0))
+        .collect::<Option<Vec<_>>>();
+    match dims {
+        Some(d) if d.len() == 1 || d.len() == 3 => Ok(d),
+        _ => bail!("--shape '{s}': expected CxHxW (e.g. 3x32x32) or a feature count"),
+    }
+}
+
 fn cmd_models() -> Result<()> {
-    let device = burn::tensor::Device::flex();
+    // Parameters require gradients only on an autodiff device; that is what is counted.
+    let device = burn::tensor::Device::flex().autodiff();
     let config = Config::default();
-    println!("{:<8} {:>12}  description", "name", "params");
+    println!("{:<10} {:>12}  description", "name", "params");
     for (name, about) in MODELS {
         let mut model_config = config.model.clone();
         model_config.name = name.to_string();
-        let shape = ModelShape {
-            input_dim: 64,
-            num_classes: 10,
+        let (shape, counted_on) = if *name == "mlp" {
+            (
+                ModelShape::flat(64, 10),
+                "64 inputs, 10 classes, default widths",
+            )
+        } else {
+            (
+                ModelShape::image([3, 32, 32], 10),
+                "3x32x32 images, 10 classes",
+            )
         };
         let net = build(
             &model_config,
@@ -435,7 +543,7 @@ fn cmd_models() -> Result<()> {
         )
         .context("building a registered model")?;
         println!(
-            "{name:<8} {:>12}  {about} (counted for 64 inputs, 10 classes, default widths)",
+            "{name:<10} {:>12}  {about} (counted for {counted_on})",
             trainable_params(&net)
         );
     }

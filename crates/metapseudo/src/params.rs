@@ -2,6 +2,9 @@
 //!
 //! Paths follow the module tree (`Mlp.layers.0.weight`); batch-norm running statistics are
 //! included, so a round trip restores a network exactly.
+//!
+//! Burn keeps a batch norm's latest running-statistics update pending (per thread) until the
+//! next forward or `valid()`; readers here go through [`synced`] so they see it.
 
 use anyhow::{Result, bail};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
@@ -57,8 +60,15 @@ impl PathStack {
     }
 }
 
+/// `module` with every pending running-statistics update applied: `valid()` folds them into the
+/// shared values (of `module` too) and returns a copy without autodiff.
+pub fn synced<M: Module>(module: &M) -> M {
+    module.valid()
+}
+
 /// Every float tensor of `module` (parameters and running statistics), by path.
 pub fn export_tensors<M: Module>(module: &M) -> BTreeMap<String, HostTensor> {
+    let module = synced(module);
     struct Export {
         path: PathStack,
         out: BTreeMap<String, HostTensor>,
@@ -137,6 +147,7 @@ pub fn import_tensors<M: Module>(module: M, tensors: &BTreeMap<String, HostTenso
 /// The float tensors of `module` in traversal order, flattened to one dimension and without
 /// autodiff.
 pub fn flat_tensors<M: Module>(module: &M) -> Vec<Tensor<1>> {
+    let module = synced(module);
     struct Flat(Vec<Tensor<1>>);
     impl ModuleVisitor for Flat {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
@@ -204,10 +215,7 @@ mod tests {
     #[test]
     fn export_import_round_trip_is_exact() {
         let device = Device::flex().autodiff();
-        let shape = ModelShape {
-            input_dim: 3,
-            num_classes: 2,
-        };
+        let shape = ModelShape::flat(3, 2);
         let a = build(&ModelConfig::default(), &shape, &mut Rng::new(1), &device).unwrap();
         let b = build(&ModelConfig::default(), &shape, &mut Rng::new(2), &device).unwrap();
         let ta = export_tensors(&a);

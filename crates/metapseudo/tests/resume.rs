@@ -119,8 +119,12 @@ fn an_image_run_with_worker_threads_resumes_exactly() {
     let spec = format!("folder:{}", data.display());
     let (a, b) = (dir.join("a"), dir.join("b"));
     // Three workers prepare batches ahead of training; strong views and mixup draw from the
-    // per-batch generators, so the stopped run must continue with the same batches.
+    // per-batch generators, so the stopped run must continue with the same batches. WRN-28-2
+    // with dense dropout: batch-norm running statistics (pending updates included) and dropout
+    // masks must come back exactly too.
     let args = [
+        "--preset",
+        "cifar10-4k-mpl",
         "--data",
         &spec,
         "--labels-per-class",

@@ -220,14 +220,14 @@ mod tests {
         let e = bad(&["mpl.sign=up"]);
         assert!(e.contains("mpl.sign") && e.contains("old-minus-new"), "{e}");
         let e = ConfigLayers {
-            file: Some("[model]\nwidth = 3\n".parse().unwrap()),
+            file: Some("[model]\ndepth = 3\n".parse().unwrap()),
             ..Default::default()
         }
         .resolve()
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("model.width") && e.contains("config file"),
+            e.contains("model.depth") && e.contains("config file"),
             "{e}"
         );
         assert!(parse_set("novalue").is_err());

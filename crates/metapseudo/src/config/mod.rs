@@ -141,6 +141,13 @@ pub struct ModelConfig {
     pub init: String,
     /// Half-width of the uniform initialisation.
     pub init_range: f64,
+    /// Dropout before the classifier of image networks (the MPL recipe's dense dropout, 0.2).
+    pub dropout: f64,
+    /// Batch-norm momentum, PyTorch convention (`running <- (1 - m) running + m batch`);
+    /// 0 means the architecture's reference value (0.001 for WRN, 0.1 otherwise).
+    pub bn_momentum: f64,
+    /// Base width of `cnn-small`.
+    pub width: usize,
 }
 
 /// Loop length, batch sizes, evaluation, checkpoints and EMA.
@@ -310,6 +317,9 @@ impl Default for ModelConfig {
             activation: "relu".into(),
             init: "kaiming".into(),
             init_range: 0.1,
+            dropout: 0.0,
+            bn_momentum: 0.0,
+            width: 32,
         }
     }
 }
@@ -460,6 +470,19 @@ impl Config {
             &["relu", "sigmoid"],
         )?;
         one_of("model.init", &self.model.init, &["uniform", "kaiming"])?;
+        let models: Vec<&str> = crate::models::MODELS.iter().map(|(n, _)| *n).collect();
+        one_of("model.name", &self.model.name, &models)?;
+        positive(
+            "model.dropout",
+            (0.0..1.0).contains(&self.model.dropout),
+            "in [0, 1)",
+        )?;
+        positive(
+            "model.bn_momentum",
+            (0.0..=1.0).contains(&self.model.bn_momentum),
+            "in [0, 1] (0: the architecture's default)",
+        )?;
+        positive("model.width", self.model.width > 0, "at least 1")?;
         one_of(
             "train.report",
             &self.train.report,

@@ -103,6 +103,58 @@ ramp_steps = 1000
 "#;
 
 /// Generic numeric tables (CSV), as changes to [`DIGITS`]: 10% of each class labeled, batch 32.
+/// The MPL paper's CIFAR-10 recipe (ALGORITHMS.md section 4): the reference defaults with
+/// WRN-28-2 and its dense dropout, 4000 labels.
+const CIFAR10_4K_MPL: &str = r#"
+[data]
+labels_per_class = 400
+[model]
+name = "wrn-28-2"
+dropout = 0.2
+"#;
+
+/// CIFAR-100 with 10000 labels on WRN-28-8 (the MPL paper's CIFAR-100 setting).
+const CIFAR100_10K_MPL: &str = r#"
+[data]
+labels_per_class = 100
+[model]
+name = "wrn-28-8"
+"#;
+
+/// SVHN with 1000 labels: as CIFAR-10 but no flips (digits).
+const SVHN_1K_MPL: &str = r#"
+[data]
+labels_per_class = 100
+[augment]
+flip = false
+"#;
+
+/// Fashion-MNIST/MNIST-sized data on this kind of machine's CPU: the small CNN, short schedules.
+const FASHION_CPU: &str = r#"
+[data]
+labels_per_class = 10
+[model]
+name = "cnn-small"
+width = 16
+[train]
+steps = 1500
+batch_size = 16
+mu = 3
+eval_every = 500
+log_every = 10
+ema_decay = 0.99
+[teacher_optim]
+lr = 0.05
+warmup_steps = 100
+[student_optim]
+lr = 0.05
+warmup_steps = 100
+wait_steps = 300
+[uda]
+weight = 2.0
+ramp_steps = 500
+"#;
+
 const TABULAR: &str = r#"
 [data]
 labels_per_class = 0
@@ -123,6 +175,22 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     ("digits", "UCI digits with an MLP, 5 labels per class"),
     ("tabular", "numeric CSV tables with an MLP, 10% labels"),
+    (
+        "cifar10-4k-mpl",
+        "the MPL paper's CIFAR-10 recipe: 4000 labels, WRN-28-2 (dropout 0.2), 300k steps (GPU)",
+    ),
+    (
+        "cifar100-10k-mpl",
+        "CIFAR-100 with 10000 labels on WRN-28-8, 300k steps (GPU)",
+    ),
+    (
+        "svhn-1k-mpl",
+        "the MPL paper's SVHN recipe: 1000 labels, WRN-28-2, no flips, 300k steps (GPU)",
+    ),
+    (
+        "fashion-cpu",
+        "Fashion-MNIST/MNIST-sized images on a CPU: 10 labels per class, small CNN, 1500 steps",
+    ),
     ("none", "the reference defaults of ALGORITHMS.md, unchanged"),
 ];
 
@@ -131,6 +199,10 @@ pub fn preset_for_data(spec: &str) -> &'static str {
     match spec {
         "moons" => "moons",
         "digits" => "digits",
+        s if s.starts_with("idx:") => "fashion-cpu",
+        s if s.starts_with("svhn:") => "svhn-1k-mpl",
+        s if s.starts_with("cifar100:") => "cifar100-10k-mpl",
+        s if s.starts_with("cifar10:") || s.starts_with("folder:") => "cifar10-4k-mpl",
         _ => "tabular",
     }
 }
@@ -142,6 +214,10 @@ fn preset_parts(name: &str) -> Result<&'static [&'static str]> {
         "moons-paper" => &[MOONS, MOONS_PAPER],
         "digits" => &[DIGITS],
         "tabular" => &[DIGITS, TABULAR],
+        "cifar10-4k-mpl" => &[CIFAR10_4K_MPL],
+        "cifar100-10k-mpl" => &[CIFAR10_4K_MPL, CIFAR100_10K_MPL],
+        "svhn-1k-mpl" => &[CIFAR10_4K_MPL, SVHN_1K_MPL],
+        "fashion-cpu" => &[FASHION_CPU],
         "none" => &[],
         other => bail!(
             "unknown preset '{other}'; valid presets: {}",

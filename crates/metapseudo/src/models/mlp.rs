@@ -1,9 +1,10 @@
 //! A multi-layer perceptron with configurable widths, activation and initialisation.
 
+use super::layers::uniform_tensor;
 use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::activation::{relu, sigmoid};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use metapseudo_data::Rng;
 
 /// Hidden-layer non-linearity.
@@ -33,19 +34,6 @@ pub struct Mlp {
     /// The hidden activation.
     #[module(skip)]
     pub activation: Activation,
-}
-
-fn uniform_tensor<const D: usize>(
-    shape: [usize; D],
-    bound: f64,
-    rng: &mut Rng,
-    device: &Device,
-) -> Tensor<D> {
-    let n: usize = shape.iter().product();
-    let values: Vec<f32> = (0..n)
-        .map(|_| rng.uniform_range(-bound, bound) as f32)
-        .collect();
-    Tensor::from_data(TensorData::new(values, shape), device)
 }
 
 impl Mlp {

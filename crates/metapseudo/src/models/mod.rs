@@ -1,19 +1,33 @@
 //! Networks by name: a registry that builds each from the configuration and the data's shape.
 
+pub mod layers;
 pub mod mlp;
+pub mod plain_cnn;
+pub mod resnet;
+pub mod wrn;
 
 use crate::config::ModelConfig;
 use anyhow::{Result, bail};
 use burn::module::{Module, ModuleVisitor, Param};
+use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::tensor::{Device, Tensor};
+use layers::global_avg_pool;
 use metapseudo_data::Rng;
 use mlp::{Activation, Init, Mlp};
+use plain_cnn::{CONV_LARGE, PlainCnn, small_cnn_layers};
+use resnet::ResNet18;
+use wrn::WideResNet;
 
-/// Any network metapseudo trains: it maps flat inputs `[batch, features]` to logits.
+/// Any network metapseudo trains: it maps flat inputs `[batch, features]` to logits. Image
+/// networks reshape the features to `[batch, channels, height, width]` themselves.
+// One network value per role lives for a whole run: the variants' size difference is harmless.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Network {
     /// A multi-layer perceptron.
     Mlp(Mlp),
+    /// A convolutional network with a linear classifier.
+    Image(ImageClassifier),
 }
 
 impl Network {
@@ -21,6 +35,7 @@ impl Network {
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         match self {
             Network::Mlp(m) => m.forward(x),
+            Network::Image(m) => m.forward(x),
         }
     }
 
@@ -28,24 +43,147 @@ impl Network {
     pub fn features(&self, x: Tensor<2>) -> Tensor<2> {
         match self {
             Network::Mlp(m) => m.features(x),
+            Network::Image(m) => m.features(x),
+        }
+    }
+
+    /// A copy that shares nothing with `self`: batch-norm running statistics of a plain clone
+    /// are shared with the original, so a virtual step on a clone would move the original's.
+    pub fn isolated_copy(&self) -> Self {
+        self.valid().train()
+    }
+}
+
+/// The convolutional body of an image network.
+#[derive(Module, Debug)]
+pub enum Body {
+    /// WideResNet-28-k.
+    Wrn(WideResNet),
+    /// ResNet-18 (CIFAR variant).
+    ResNet(ResNet18),
+    /// ConvLarge or the small CNN.
+    Plain(PlainCnn),
+}
+
+impl Body {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Body::Wrn(m) => m.forward(x),
+            Body::ResNet(m) => m.forward(x),
+            Body::Plain(m) => m.forward(x),
+        }
+    }
+
+    fn out_channels(&self) -> usize {
+        match self {
+            Body::Wrn(m) => m.out_channels(),
+            Body::ResNet(m) => m.out_channels(),
+            Body::Plain(m) => m.out_channels(),
         }
     }
 }
 
-/// What a network must fit: the data's input size and number of classes.
+/// A convolutional body, global average pooling, dense dropout and a linear classifier.
+#[derive(Module, Debug)]
+pub struct ImageClassifier {
+    body: Body,
+    dropout: Dropout,
+    head: Linear,
+    /// `[channels, height, width]` of one input.
+    #[module(skip)]
+    input: [usize; 3],
+}
+
+impl ImageClassifier {
+    fn images(&self, x: Tensor<2>) -> Tensor<4> {
+        let [c, h, w] = self.input;
+        let b = x.dims()[0];
+        x.reshape([b, c, h, w])
+    }
+
+    /// Pooled features `[batch, width]`.
+    pub fn features(&self, x: Tensor<2>) -> Tensor<2> {
+        global_avg_pool(self.body.forward(self.images(x)))
+    }
+
+    /// Logits `[batch, classes]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.head.forward(self.dropout.forward(self.features(x)))
+    }
+}
+
+/// What a network must fit: the shape of one example and the number of classes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelShape {
-    /// Flat input features per sample.
-    pub input_dim: usize,
+    /// `[features]` for tables, `[channels, height, width]` for images.
+    pub sample: Vec<usize>,
     /// Number of classes.
     pub num_classes: usize,
 }
 
+impl ModelShape {
+    /// Flat inputs of `dim` features.
+    pub fn flat(dim: usize, num_classes: usize) -> Self {
+        Self {
+            sample: vec![dim],
+            num_classes,
+        }
+    }
+
+    /// Images of `[channels, height, width]`.
+    pub fn image(chw: [usize; 3], num_classes: usize) -> Self {
+        Self {
+            sample: chw.to_vec(),
+            num_classes,
+        }
+    }
+
+    /// Features per example.
+    pub fn input_dim(&self) -> usize {
+        self.sample.iter().product()
+    }
+}
+
 /// Registered networks with a one-line description.
-pub const MODELS: &[(&str, &str)] = &[(
-    "mlp",
-    "multi-layer perceptron (model.hidden widths, model.activation relu|sigmoid)",
-)];
+pub const MODELS: &[(&str, &str)] = &[
+    (
+        "mlp",
+        "multi-layer perceptron (model.hidden widths, model.activation relu|sigmoid)",
+    ),
+    (
+        "cnn-small",
+        "small CNN for CPU runs: 2 x w, pool, 2 x 2w, pool, 4w, each conv3x3-BN-LReLU (model.width w, default 32)",
+    ),
+    (
+        "conv-large",
+        "MetaSemi's ConvLarge: 3x128, pool, 3x256, pool, 512-256-128, dropout 0.5 after pools",
+    ),
+    (
+        "wrn-28-2",
+        "WideResNet-28-2 as in the MPL code (pre-activation, LReLU 0.1, BN momentum 0.001)",
+    ),
+    (
+        "wrn-28-8",
+        "WideResNet-28-8 as in the MPL code (pre-activation, LReLU 0.1, BN momentum 0.001)",
+    ),
+    (
+        "resnet-18",
+        "ResNet-18, CIFAR variant (3x3 stem, no max pool, BN momentum 0.1)",
+    ),
+];
+
+/// The batch-norm momentum of `name` when `model.bn_momentum` is 0: the reference code's.
+pub fn default_bn_momentum(name: &str) -> f64 {
+    if name.starts_with("wrn-") { 0.001 } else { 0.1 }
+}
+
+fn model_names() -> String {
+    MODELS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Builds the network `config.name`, initialised from `rng`.
 pub fn build(
@@ -54,35 +192,70 @@ pub fn build(
     rng: &mut Rng,
     device: &Device,
 ) -> Result<Network> {
-    match config.name.as_str() {
-        "mlp" => {
-            let activation = match config.activation.as_str() {
-                "sigmoid" => Activation::Sigmoid,
-                _ => Activation::Relu,
-            };
-            let init = match config.init.as_str() {
-                "uniform" => Init::Uniform(config.init_range),
-                _ => Init::Kaiming,
-            };
-            Ok(Network::Mlp(Mlp::new(
-                shape.input_dim,
-                &config.hidden,
-                shape.num_classes,
-                activation,
-                init,
-                rng,
-                device,
-            )))
-        }
-        other => bail!(
-            "unknown model '{other}'; valid models: {}",
-            MODELS
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+    let name = config.name.as_str();
+    if name == "mlp" {
+        let activation = match config.activation.as_str() {
+            "sigmoid" => Activation::Sigmoid,
+            _ => Activation::Relu,
+        };
+        let init = match config.init.as_str() {
+            "uniform" => Init::Uniform(config.init_range),
+            _ => Init::Kaiming,
+        };
+        return Ok(Network::Mlp(Mlp::new(
+            shape.input_dim(),
+            &config.hidden,
+            shape.num_classes,
+            activation,
+            init,
+            rng,
+            device,
+        )));
     }
+    if !MODELS.iter().any(|(n, _)| *n == name) {
+        bail!("unknown model '{name}'; valid models: {}", model_names());
+    }
+    let &[c, h, w] = shape.sample.as_slice() else {
+        bail!(
+            "model '{name}' needs images ([channels, height, width]) but the data has examples of shape {:?}; use model.name = \"mlp\" for tables",
+            shape.sample
+        );
+    };
+    let m = if config.bn_momentum > 0.0 {
+        config.bn_momentum
+    } else {
+        default_bn_momentum(name)
+    };
+    let body = match name {
+        "wrn-28-2" => Body::Wrn(WideResNet::new(c, 28, 2, m, rng, device)),
+        "wrn-28-8" => Body::Wrn(WideResNet::new(c, 28, 8, m, rng, device)),
+        "resnet-18" => Body::ResNet(ResNet18::new(c, m, rng, device)),
+        "conv-large" => {
+            if h < 20 || w < 20 {
+                bail!("conv-large needs images of at least 20x20 pixels, got {h}x{w}");
+            }
+            Body::Plain(PlainCnn::new(c, CONV_LARGE, m, rng, device))
+        }
+        _ => Body::Plain(PlainCnn::new(
+            c,
+            &small_cnn_layers(config.width.max(1)),
+            m,
+            rng,
+            device,
+        )),
+    };
+    let features = body.out_channels();
+    let head = if matches!(body, Body::Wrn(_)) {
+        layers::xavier_linear(features, shape.num_classes, rng, device)
+    } else {
+        layers::default_linear(features, shape.num_classes, rng, device)
+    };
+    Ok(Network::Image(ImageClassifier {
+        body,
+        dropout: DropoutConfig::new(config.dropout).init(),
+        head,
+        input: [c, h, w],
+    }))
 }
 
 /// Number of trainable scalars (batch-norm running statistics are not counted).
@@ -103,6 +276,22 @@ pub fn trainable_params<M: Module>(model: &M) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::params::export_tensors;
+    use burn::tensor::{Distribution, TensorData};
+
+    fn named(name: &str) -> ModelConfig {
+        ModelConfig {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    fn image_net(name: &str, chw: [usize; 3], classes: usize) -> (Network, Device) {
+        let device = Device::flex().autodiff();
+        let shape = ModelShape::image(chw, classes);
+        let net = build(&named(name), &shape, &mut Rng::new(1), &device).unwrap();
+        (net, device)
+    }
 
     #[test]
     fn mlp_shapes_and_parameter_count() {
@@ -111,20 +300,113 @@ mod tests {
             hidden: vec![8, 8],
             ..Default::default()
         };
-        let shape = ModelShape {
-            input_dim: 2,
-            num_classes: 2,
-        };
+        let shape = ModelShape::flat(2, 2);
         let net = build(&config, &shape, &mut Rng::new(1), &device).unwrap();
         // 2*8+8 + 8*8+8 + 8*2+2
         assert_eq!(trainable_params(&net), 24 + 72 + 18);
         let out = net.forward(Tensor::zeros([5, 2], &device));
         assert_eq!(out.dims(), [5, 2]);
-        let bad = ModelConfig {
-            name: "vgg".into(),
-            ..Default::default()
+        let e = build(&named("vgg"), &shape, &mut Rng::new(1), &device).unwrap_err();
+        assert!(
+            e.to_string().contains("valid models: mlp, cnn-small"),
+            "{e}"
+        );
+        let e = build(&named("wrn-28-2"), &shape, &mut Rng::new(1), &device).unwrap_err();
+        assert!(e.to_string().contains("needs images"), "{e}");
+    }
+
+    #[test]
+    fn parameter_counts_match_the_reference_implementations() {
+        // wrn-28-2: the MPL PyTorch code's count; wrn-28-8 and resnet-18 (CIFAR): the counts
+        // of the common PyTorch definitions; conv-large: 3,121,802 from its layer list
+        // (convolutions without bias, batch-norm scale and shift, a 128 -> 10 classifier).
+        for (name, expected) in [
+            ("wrn-28-2", 1_467_610),
+            ("wrn-28-8", 23_354_842),
+            ("resnet-18", 11_173_962),
+            ("conv-large", 3_121_802),
+            ("cnn-small", 141_034),
+        ] {
+            let (net, _) = image_net(name, [3, 32, 32], 10);
+            assert_eq!(trainable_params(&net), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn every_image_model_gives_logits_and_gradients_for_each_parameter() {
+        for (name, chw) in [
+            ("cnn-small", [1, 28, 28]),
+            ("conv-large", [3, 32, 32]),
+            ("wrn-28-2", [3, 32, 32]),
+            ("resnet-18", [3, 32, 32]),
+        ] {
+            let (net, device) = image_net(name, chw, 7);
+            let dim: usize = chw.iter().product();
+            let x: Tensor<2> = Tensor::random([2, dim], Distribution::Normal(0.0, 1.0), &device);
+            let logits = net.forward(x.clone());
+            assert_eq!(logits.dims(), [2, 7], "{name}");
+            assert_eq!(net.features(x).dims()[0], 2, "{name}");
+            let grads = logits.sum().backward();
+            struct Check<'a>(&'a burn::tensor::Gradients, usize, usize);
+            impl ModuleVisitor for Check<'_> {
+                fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+                    if p.is_require_grad() {
+                        self.1 += 1;
+                        if p.val().grad(self.0).is_some() {
+                            self.2 += 1;
+                        }
+                    }
+                }
+            }
+            let mut check = Check(&grads, 0, 0);
+            net.visit(&mut check);
+            assert!(check.1 > 0);
+            assert_eq!(check.1, check.2, "{name}: parameters without a gradient");
+        }
+    }
+
+    #[test]
+    fn running_statistics_are_exported_current_and_not_shared_by_isolated_copies() {
+        let (net, device) = image_net("cnn-small", [1, 8, 8], 3);
+        let mean_of = |n: &Network| {
+            let t = export_tensors(n);
+            let key = t
+                .keys()
+                .find(|k| k.ends_with("running_mean"))
+                .expect("running statistics are exported")
+                .clone();
+            t[&key].values.clone()
         };
-        let e = build(&bad, &shape, &mut Rng::new(1), &device).unwrap_err();
-        assert!(e.to_string().contains("valid models: mlp"));
+        assert!(mean_of(&net).iter().all(|&v| v == 0.0));
+        let x = Tensor::<2>::from_data(TensorData::new(vec![3.0f32; 2 * 64], [2, 64]), &device);
+
+        let copy = net.isolated_copy();
+        let _ = copy.forward(x.clone());
+        assert!(
+            mean_of(&net).iter().all(|&v| v == 0.0),
+            "the copy moved the original"
+        );
+        assert!(mean_of(&copy).iter().any(|&v| v != 0.0));
+
+        // A single training forward is visible at once (no pending update left behind).
+        let _ = net.forward(x);
+        assert!(mean_of(&net).iter().any(|&v| v != 0.0));
+    }
+
+    #[test]
+    fn leaky_relu_matches_burns_values_and_gradient() {
+        let device = Device::flex().autodiff();
+        let x: Tensor<4> =
+            Tensor::random([2, 3, 4, 4], Distribution::Normal(0.0, 1.0), &device).require_grad();
+        let w: Tensor<4> = Tensor::random([2, 3, 4, 4], Distribution::Normal(0.0, 1.0), &device);
+        let ours = layers::leaky(x.clone());
+        let burns = burn::tensor::activation::leaky_relu(x.clone(), 0.1);
+        ours.clone()
+            .into_data()
+            .assert_approx_eq::<f32>(&burns.clone().into_data(), Default::default());
+        let g1 = x.grad(&(ours * w.clone()).sum().backward()).unwrap();
+        let g2 = x.grad(&(burns * w).sum().backward()).unwrap();
+        g1.into_data()
+            .assert_approx_eq::<f32>(&g2.into_data(), Default::default());
     }
 }

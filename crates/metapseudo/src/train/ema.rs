@@ -44,10 +44,7 @@ mod tests {
     #[test]
     fn ema_moves_towards_the_model_by_one_minus_decay() {
         let device = Device::flex().autodiff();
-        let shape = ModelShape {
-            input_dim: 2,
-            num_classes: 2,
-        };
+        let shape = ModelShape::flat(2, 2);
         let a = build(&ModelConfig::default(), &shape, &mut Rng::new(1), &device).unwrap();
         let b = build(&ModelConfig::default(), &shape, &mut Rng::new(2), &device).unwrap();
         let mut ema = Ema::new(&a, 0.9);

@@ -1,6 +1,7 @@
 //! The training loop and what it shares across methods: context, EMA, logging, checkpoints.
 
 pub mod batches;
+pub mod bench_step;
 pub mod context;
 pub mod ema;
 pub mod metrics;

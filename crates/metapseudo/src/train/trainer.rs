@@ -101,40 +101,46 @@ fn stepper(config: &crate::config::OptimConfig, steps: u64) -> Stepper {
     }
 }
 
+/// Fresh networks (initialised from the run's seed) with their optimisers and schedules.
+pub fn build_context(config: &Config, shape: &ModelShape, device: &Device) -> Result<TrainContext> {
+    let steps = config.train.steps;
+    let init = |who: &str| {
+        models::build(
+            &config.model,
+            shape,
+            &mut Rng::stream(config.seed, &format!("init/{who}")),
+            device,
+        )
+    };
+    let student = learner(&student_optim(config), init("student")?, steps);
+    let teacher = if config.has_teacher() {
+        Some(learner(&config.teacher_optim, init("teacher")?, steps))
+    } else {
+        None
+    };
+    let self_teacher = (config.method == "smpl").then(|| stepper(&config.teacher_optim, steps));
+    Ok(TrainContext {
+        student,
+        teacher,
+        self_teacher,
+        num_classes: shape.num_classes,
+    })
+}
+
 impl Session {
     /// Builds fresh networks and state for `config` on `data`.
     pub fn new(config: &Config, data: RunData) -> Result<Self> {
         let device = Device::flex().autodiff();
         let shape = ModelShape {
-            input_dim: data.dataset.dim(),
+            sample: data.dataset.sample_shape.clone(),
             num_classes: data.dataset.num_classes(),
         };
-        let steps = config.train.steps;
-        let init = |who: &str| {
-            models::build(
-                &config.model,
-                &shape,
-                &mut Rng::stream(config.seed, &format!("init/{who}")),
-                &device,
-            )
-        };
-        let student = learner(&student_optim(config), init("student")?, steps);
-        let teacher = if config.has_teacher() {
-            Some(learner(&config.teacher_optim, init("teacher")?, steps))
-        } else {
-            None
-        };
-        let self_teacher = (config.method == "smpl").then(|| stepper(&config.teacher_optim, steps));
+        let ctx = build_context(config, &shape, &device)?;
         let ema = (config.train.ema_decay > 0.0)
-            .then(|| Ema::new(&student.model, config.train.ema_decay));
+            .then(|| Ema::new(&ctx.student.model, config.train.ema_decay));
         let pipeline = batch_stream(config, &data)?;
         Ok(Self {
-            ctx: TrainContext {
-                student,
-                teacher,
-                self_teacher,
-                num_classes: shape.num_classes,
-            },
+            ctx,
             ema,
             method: methods::build(config),
             pipeline,
@@ -191,6 +197,12 @@ impl Session {
     pub fn step_once(&mut self) -> methods::Scalars {
         let batch = self.pipeline.next_batch();
         let tb = self.tensors(&batch);
+        // Dropout draws from the backend's generator: seeding it per step makes the masks a
+        // function of (seed, step), so runs repeat and resume exactly.
+        let dropout_seed = Rng::stream(self.config.seed, "dropout")
+            .child(self.step)
+            .next_u64();
+        self.device.seed(dropout_seed);
         let scalars = self.method.step(&mut self.ctx, &tb, self.step);
         if let Some(ema) = &mut self.ema {
             ema.update(&self.ctx.student.model);

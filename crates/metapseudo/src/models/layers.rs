@@ -1,0 +1,144 @@
+//! Building blocks shared by the image networks: seeded initialisers, a bias-free convolution,
+//! batch norm with a chosen momentum, a dense layer, pooling and the leaky ReLU.
+
+use burn::module::{Module, Param};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear};
+use burn::tensor::module::{adaptive_avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
+use burn::tensor::{Device, Tensor, TensorData};
+use metapseudo_data::Rng;
+
+/// A tensor of `shape` with values from `draw`.
+fn tensor_from<const D: usize>(
+    shape: [usize; D],
+    device: &Device,
+    mut draw: impl FnMut() -> f64,
+) -> Tensor<D> {
+    let n: usize = shape.iter().product();
+    let values: Vec<f32> = (0..n).map(|_| draw() as f32).collect();
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+/// Values from U(-bound, bound).
+pub fn uniform_tensor<const D: usize>(
+    shape: [usize; D],
+    bound: f64,
+    rng: &mut Rng,
+    device: &Device,
+) -> Tensor<D> {
+    tensor_from(shape, device, || rng.uniform_range(-bound, bound))
+}
+
+/// Values from N(0, std^2).
+pub fn normal_tensor<const D: usize>(
+    shape: [usize; D],
+    std: f64,
+    rng: &mut Rng,
+    device: &Device,
+) -> Tensor<D> {
+    tensor_from(shape, device, || rng.normal() * std)
+}
+
+/// A 2-D convolution without bias (every conv of these networks is followed by batch norm).
+#[derive(Module, Debug)]
+pub struct Conv {
+    /// Kernel `[out, in, k, k]`.
+    pub weight: Param<Tensor<4>>,
+    /// Stride in both directions.
+    #[module(skip)]
+    pub stride: usize,
+    /// Zero padding on every side.
+    #[module(skip)]
+    pub padding: usize,
+}
+
+impl Conv {
+    /// A `k x k` convolution `channels[0] -> channels[1]`, He-normal initialised over the
+    /// fan-out (`std = sqrt(2 / (k * k * out))`, PyTorch's `kaiming_normal_(mode="fan_out")`
+    /// as in the WRN and ResNet reference code).
+    pub fn new(
+        channels: [usize; 2],
+        k: usize,
+        stride: usize,
+        padding: usize,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Self {
+        let [cin, cout] = channels;
+        let std = (2.0 / (k * k * cout) as f64).sqrt();
+        Self {
+            weight: Param::from_tensor(normal_tensor([cout, cin, k, k], std, rng, device)),
+            stride,
+            padding,
+        }
+    }
+
+    /// `[B, in, H, W] -> [B, out, H', W']`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let options = ConvOptions::new([self.stride; 2], [self.padding; 2], [1, 1], 1);
+        conv2d(x, self.weight.val(), None, options)
+    }
+}
+
+/// Batch norm over `channels` with PyTorch's momentum convention (`running <- (1 - m) running
+/// + m batch`). Its running statistics are not trainable parameters.
+pub fn batch_norm(channels: usize, momentum: f64, device: &Device) -> BatchNorm {
+    BatchNormConfig::new(channels)
+        .with_momentum(momentum)
+        .init(device)
+}
+
+/// A dense layer `input -> output` with Xavier-normal weights and zero bias (the WRN reference's
+/// classifier initialisation).
+pub fn xavier_linear(input: usize, output: usize, rng: &mut Rng, device: &Device) -> Linear {
+    let std = (2.0 / (input + output) as f64).sqrt();
+    Linear {
+        weight: Param::from_tensor(normal_tensor([input, output], std, rng, device)),
+        bias: Some(Param::from_tensor(Tensor::zeros([output], device))),
+    }
+}
+
+/// A dense layer with PyTorch's default initialisation, U(-1/sqrt(in), 1/sqrt(in)) for weights
+/// and bias.
+pub fn default_linear(input: usize, output: usize, rng: &mut Rng, device: &Device) -> Linear {
+    let bound = 1.0 / (input as f64).sqrt();
+    Linear {
+        weight: Param::from_tensor(uniform_tensor([input, output], bound, rng, device)),
+        bias: Some(Param::from_tensor(uniform_tensor(
+            [output],
+            bound,
+            rng,
+            device,
+        ))),
+    }
+}
+
+/// Leaky ReLU with the papers' slope 0.1, as `x * s` with the slope `s` (1 or 0.1) computed
+/// outside the graph: its backward is one multiplication. Burn's `leaky_relu` goes through
+/// `mask_where` forward and backward, which made it 7x slower on flex (see BENCHMARKS.md).
+pub fn leaky(x: Tensor<4>) -> Tensor<4> {
+    const SLOPE: f64 = 0.1;
+    let plain = x.clone().inner();
+    let slope = plain
+        .greater_elem(0.0)
+        .float()
+        .mul_scalar(1.0 - SLOPE)
+        .add_scalar(SLOPE);
+    let slope = if x.is_autodiff() {
+        Tensor::from_inner(slope)
+    } else {
+        slope
+    };
+    x * slope
+}
+
+/// 2x2 max pooling with stride 2.
+pub fn max_pool_2x2(x: Tensor<4>) -> Tensor<4> {
+    max_pool2d(x, MaxPoolOptions::new([2, 2]).with_stride([2, 2]))
+}
+
+/// Global average pooling: `[B, C, H, W] -> [B, C]`.
+pub fn global_avg_pool(x: Tensor<4>) -> Tensor<2> {
+    let [b, c, _, _] = x.dims();
+    adaptive_avg_pool2d(x, [1, 1]).reshape([b, c])
+}

@@ -1,0 +1,110 @@
+//! `metapseudo bench step`: seconds per training step of one method on one network, on random
+//! inputs already on the device (no data pipeline), and the peak memory while stepping.
+
+use super::context::TensorBatch;
+use super::trainer::build_context;
+use crate::config::Config;
+use crate::methods;
+use crate::models::ModelShape;
+use crate::sysmem;
+use anyhow::{Result, bail};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use metapseudo_data::Rng;
+use std::time::Instant;
+
+/// The measurement's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepBench {
+    /// Shape of one input example (`[channels, height, width]` for images).
+    pub sample: Vec<usize>,
+    /// Number of classes.
+    pub classes: usize,
+    /// Untimed steps first.
+    pub warmup: usize,
+    /// Timed steps.
+    pub steps: usize,
+}
+
+/// The result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepTiming {
+    /// Median seconds per step.
+    pub median_s: f64,
+    /// Fastest and slowest step.
+    pub min_s: f64,
+    /// Slowest step.
+    pub max_s: f64,
+    /// Distinct images per step: `B` labeled, plus `mu B` unlabeled for semi-supervised methods
+    /// (each unlabeled image has two views in the methods that use both).
+    pub images_per_step: usize,
+    /// Resident memory before the first step, bytes (None where /proc is missing).
+    pub rss_before: Option<u64>,
+    /// Peak resident memory while stepping, bytes.
+    pub peak_rss: Option<u64>,
+}
+
+fn random_batch(config: &Config, spec: &StepBench, device: &Device) -> TensorBatch {
+    let dim: usize = spec.sample.iter().product();
+    let (b, nu) = (
+        config.train.batch_size,
+        config.train.batch_size * config.train.mu,
+    );
+    let mut rng = Rng::new(config.seed);
+    let mut rows = |n: usize| {
+        let v: Vec<f32> = (0..n * dim).map(|_| rng.normal() as f32).collect();
+        Tensor::<2>::from_data(TensorData::new(v, [n, dim]), device)
+    };
+    let (x_l, x_uw, x_us) = (rows(b), rows(nu), rows(nu));
+    let labels: Vec<i64> = (0..b).map(|i| (i % spec.classes) as i64).collect();
+    TensorBatch {
+        x_l,
+        y_l: Tensor::<1, Int>::from_data(TensorData::new(labels, [b]), device),
+        x_uw,
+        x_us,
+        mix: None,
+    }
+}
+
+/// Times `spec.steps` steps of `config.method` on `config.model` after `spec.warmup` steps.
+pub fn bench_step(config: &Config, spec: &StepBench) -> Result<StepTiming> {
+    if spec.steps == 0 {
+        bail!("bench step needs at least one timed step");
+    }
+    let device = Device::flex().autodiff();
+    let shape = ModelShape {
+        sample: spec.sample.clone(),
+        num_classes: spec.classes,
+    };
+    let mut ctx = build_context(config, &shape, &device)?;
+    let mut method = methods::build(config);
+    let batch = random_batch(config, spec, &device);
+    let sync = |ctx: &methods::Scalars| {
+        // Reading one logged value waits for the step's work on lazy backends.
+        if let Some((_, methods::Scalar::Tensor(t))) = ctx.first() {
+            let _ = t.clone().into_scalar::<f32>();
+        }
+    };
+    for step in 0..spec.warmup {
+        sync(&method.step(&mut ctx, &batch, step as u64));
+    }
+    let rss_before = sysmem::reset_peak_rss();
+    let mut times = Vec::with_capacity(spec.steps);
+    for step in 0..spec.steps {
+        let t = Instant::now();
+        sync(&method.step(&mut ctx, &batch, (spec.warmup + step) as u64));
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(StepTiming {
+        median_s: times[times.len() / 2],
+        min_s: times[0],
+        max_s: times[times.len() - 1],
+        images_per_step: if config.method == "supervised" {
+            config.train.batch_size
+        } else {
+            config.train.batch_size * (1 + config.train.mu)
+        },
+        rss_before,
+        peak_rss: sysmem::peak_rss(),
+    })
+}
