@@ -10,7 +10,8 @@ momentum 0.9 nesterov, weight decay 5e-4 on weights, random inputs already in me
               on labeled, teacher UDA + MPL loss and update), B labeled, mu*B unlabeled.
 
 Prints median_s=, images_per_s= and peak_rss_mib= (peak resident memory while stepping, after a
-reset of the peak through /proc/self/clear_refs), like the Rust command.
+reset of the peak through /proc/self/clear_refs) with rss_start_mib= (after `import torch`, before
+the networks are built), like the Rust command.
 
   /work/venv-torch/bin/python bench/torch_step.py --method supervised --batch 64 --threads 2
   /work/venv-torch/bin/python bench/torch_step.py --method mpl --batch 4 --mu 7 --threads 2
@@ -137,6 +138,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
     args = ap.parse_args()
+    start = rss_kib("VmRSS:")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     b, nu = args.batch, args.batch * args.mu
@@ -172,7 +174,10 @@ def main():
     )
     print(f"median_s={med:.4f}")
     print(f"images_per_s={images / med:.1f}")
-    print(f"rss_before_mib={before / 1024:.0f} peak_rss_mib={rss_kib('VmHWM:') / 1024:.0f}")
+    print(
+        f"rss_start_mib={start / 1024:.0f} rss_before_mib={before / 1024:.0f} "
+        f"peak_rss_mib={rss_kib('VmHWM:') / 1024:.0f}"
+    )
 
 
 if __name__ == "__main__":

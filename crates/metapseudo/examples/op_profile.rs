@@ -158,6 +158,20 @@ fn main() {
         let g = y.mul(r.clone()).sum().backward();
         x.grad(&g).unwrap().sum().into_scalar()
     });
+    time("moments batch norm (E[x^2]-E[x]^2, [B,C,HW])", 10, || {
+        let x = x0.clone().require_grad();
+        let (g1, b1) = (gamma.clone().require_grad(), beta.clone().require_grad());
+        let x3 = x.clone().reshape([64, 32, 1024]);
+        let n = (64 * 1024) as f64;
+        let mean = x3.clone().sum_dim(2).sum_dim(0).div_scalar(n);
+        let sq = x3.clone().square().sum_dim(2).sum_dim(0).div_scalar(n);
+        let var = sq - mean.clone().square();
+        let scale = g1.reshape([1, 32, 1]) * var.add_scalar(1e-5).sqrt().recip();
+        let shift = b1.reshape([1, 32, 1]) - mean * scale.clone();
+        let y = (x3 * scale + shift).reshape([64, 32, 32, 32]);
+        let g = y.mul(r.clone()).sum().backward();
+        x.grad(&g).unwrap().sum().into_scalar()
+    });
     time("add forward (no autodiff)", 10, || {
         (xp.clone() + xp.clone()).sum().into_scalar()
     });

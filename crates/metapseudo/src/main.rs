@@ -483,7 +483,8 @@ fn cmd_bench(cmd: BenchCommand) -> Result<()> {
                         "model": model, "method": method, "batch": batch, "mu": mu,
                         "shape": shape, "median_s": t.median_s, "min_s": t.min_s,
                         "max_s": t.max_s, "images_per_s": images_per_s,
-                        "rss_before_mib": mib(t.rss_before), "peak_rss_mib": mib(t.peak_rss),
+                        "rss_start_mib": mib(t.rss_start), "rss_before_mib": mib(t.rss_before),
+                        "peak_rss_mib": mib(t.peak_rss),
                     })
                 );
             } else {
@@ -494,7 +495,8 @@ fn cmd_bench(cmd: BenchCommand) -> Result<()> {
                 println!("median_s={:.4}", t.median_s);
                 println!("images_per_s={images_per_s:.1}");
                 println!(
-                    "rss_before_mib={:.0} peak_rss_mib={:.0}",
+                    "rss_start_mib={:.0} rss_before_mib={:.0} peak_rss_mib={:.0}",
+                    mib(t.rss_start),
                     mib(t.rss_before),
                     mib(t.peak_rss)
                 );

@@ -94,3 +94,56 @@ fn mpl_cnn_learns() {
 fn smpl_cnn_learns() {
     learns("smpl", "loss/sup");
 }
+
+fn stdout_of(args: &[&str]) -> String {
+    let o = common::metapseudo(args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn models_lists_the_reference_counts_and_bench_step_reports_time_and_memory() {
+    let models = stdout_of(&["models"]);
+    let wrn = models
+        .lines()
+        .find(|l| l.starts_with("wrn-28-2 "))
+        .expect("wrn-28-2 is listed");
+    assert!(wrn.contains(" 1467610 "), "{wrn}");
+
+    let out = stdout_of(&[
+        "bench",
+        "step",
+        "--model",
+        "cnn-small",
+        "--shape",
+        "1x8x8",
+        "--batch",
+        "2",
+        "--mu",
+        "1",
+        "--method",
+        "mpl",
+        "--warmup",
+        "1",
+        "--steps",
+        "3",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let median = v["median_s"].as_f64().unwrap();
+    assert!(
+        median > 0.0 && median <= v["max_s"].as_f64().unwrap(),
+        "{v}"
+    );
+    assert!(v["images_per_s"].as_f64().unwrap() > 0.0, "{v}");
+    if let Some(peak) = v["peak_rss_mib"].as_f64() {
+        assert!(peak >= v["rss_start_mib"].as_f64().unwrap(), "{v}");
+    }
+    let text = stdout_of(&[
+        "bench", "step", "--model", "mlp", "--shape", "4", "--batch", "2", "--mu", "1", "--method",
+        "smpl", "--warmup", "0", "--steps", "1",
+    ]);
+    assert!(text.lines().any(|l| l.starts_with("median_s=")), "{text}");
+    let e = common::metapseudo(&["bench", "step", "--shape", "3x32"]);
+    assert!(String::from_utf8_lossy(&e.stderr).contains("--shape '3x32'"));
+}

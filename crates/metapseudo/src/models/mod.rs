@@ -393,20 +393,64 @@ mod tests {
         assert!(mean_of(&net).iter().any(|&v| v != 0.0));
     }
 
+    /// Asserts that `a` and `b` give the same values and the same gradient with respect to `x`.
+    fn assert_same_function(
+        x: Tensor<4>,
+        a: impl Fn(Tensor<4>) -> Tensor<4>,
+        b: impl Fn(Tensor<4>) -> Tensor<4>,
+    ) {
+        let x = x.require_grad();
+        let w = Tensor::random(x.dims(), Distribution::Normal(0.0, 1.0), &x.device());
+        let tol = burn::tensor::Tolerance::rel_abs(1e-4, 1e-4);
+        let (ya, yb) = (a(x.clone()), b(x.clone()));
+        ya.clone()
+            .into_data()
+            .assert_approx_eq::<f32>(&yb.clone().into_data(), tol);
+        let ga = x.grad(&(ya * w.clone()).sum().backward()).unwrap();
+        let gb = x.grad(&(yb * w).sum().backward()).unwrap();
+        ga.into_data().assert_approx_eq::<f32>(&gb.into_data(), tol);
+    }
+
     #[test]
     fn leaky_relu_matches_burns_values_and_gradient() {
         let device = Device::flex().autodiff();
-        let x: Tensor<4> =
-            Tensor::random([2, 3, 4, 4], Distribution::Normal(0.0, 1.0), &device).require_grad();
-        let w: Tensor<4> = Tensor::random([2, 3, 4, 4], Distribution::Normal(0.0, 1.0), &device);
-        let ours = layers::leaky(x.clone());
-        let burns = burn::tensor::activation::leaky_relu(x.clone(), 0.1);
-        ours.clone()
-            .into_data()
-            .assert_approx_eq::<f32>(&burns.clone().into_data(), Default::default());
-        let g1 = x.grad(&(ours * w.clone()).sum().backward()).unwrap();
-        let g2 = x.grad(&(burns * w).sum().backward()).unwrap();
-        g1.into_data()
-            .assert_approx_eq::<f32>(&g2.into_data(), Default::default());
+        let x = Tensor::random([2, 3, 4, 4], Distribution::Normal(0.0, 1.0), &device);
+        assert_same_function(x, layers::leaky, |x| {
+            burn::tensor::activation::leaky_relu(x, 0.1)
+        });
+    }
+
+    #[test]
+    fn batch_norm_matches_burns_in_training_and_validation() {
+        use burn::nn::BatchNormConfig;
+        let device = Device::flex().autodiff();
+        let x: Tensor<4> = Tensor::random([4, 3, 5, 5], Distribution::Normal(2.0, 3.0), &device);
+        let ours = layers::batch_norm(3, 0.1, &device);
+        let burns = BatchNormConfig::new(3).with_momentum(0.1).init(&device);
+        assert_same_function(x.clone(), |x| ours.forward(x), |x| burns.forward(x));
+        let stat =
+            |net: &dyn Fn() -> std::collections::BTreeMap<String, crate::params::HostTensor>,
+             suffix: &str| {
+                let t = net();
+                t.into_iter()
+                    .find(|(k, _)| k.ends_with(suffix))
+                    .expect("running statistics are exported")
+                    .1
+                    .values
+            };
+        let ours_stats = || export_tensors(&ours);
+        let burns_stats = || export_tensors(&burns);
+        // Running mean: 0.9 * 0 + 0.1 * batch mean, for both.
+        let m = stat(&ours_stats, "running_mean");
+        for (a, b) in m.iter().zip(stat(&burns_stats, "running_mean")) {
+            assert!((a - b).abs() < 1e-4 && a.abs() > 0.05, "{a} vs {b}");
+        }
+        // Validation uses the running statistics (PyTorch keeps the unbiased variance).
+        let var = stat(&ours_stats, "running_var");
+        let v = ours.valid().forward(x.clone().inner());
+        let x0 = x.inner().into_data().try_to_vec::<f32>().unwrap();
+        let v0 = v.into_data().try_to_vec::<f32>().unwrap();
+        let expected = (x0[0] - m[0]) / (var[0] + 1e-5).sqrt();
+        assert!((v0[0] - expected).abs() < 1e-4, "{} vs {expected}", v0[0]);
     }
 }

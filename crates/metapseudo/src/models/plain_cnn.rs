@@ -1,9 +1,9 @@
 //! Plain stacks of `conv-bn-lrelu` layers with max pooling: MetaSemi's ConvLarge and a small
 //! CNN for CPU runs on 28x28 and 32x32 images.
 
-use super::layers::{Conv, batch_norm, leaky, max_pool_2x2};
+use super::layers::{BatchNorm, Conv, batch_norm, leaky, max_pool_2x2};
 use burn::module::Module;
-use burn::nn::{BatchNorm, Dropout, DropoutConfig};
+use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::{Device, Tensor};
 use metapseudo_data::Rng;
 

@@ -1,9 +1,8 @@
 //! ResNet-18 for 32x32 images (the common CIFAR variant: a 3x3 stem without max pooling, four
 //! stages of two basic blocks, widths 64-512), as used by MetaSemi's ImageNet/CIFAR runs.
 
-use super::layers::{Conv, batch_norm};
+use super::layers::{BatchNorm, Conv, batch_norm};
 use burn::module::Module;
-use burn::nn::BatchNorm;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use metapseudo_data::Rng;

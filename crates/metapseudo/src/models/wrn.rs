@@ -1,9 +1,8 @@
 //! WideResNet-28-k for 32x32 images, as in the MPL code: pre-activation basic blocks, leaky
 //! ReLU 0.1, batch-norm momentum 0.001 (PyTorch convention), He-normal convolutions.
 
-use super::layers::{Conv, batch_norm, leaky};
+use super::layers::{BatchNorm, Conv, batch_norm, leaky};
 use burn::module::Module;
-use burn::nn::BatchNorm;
 use burn::tensor::{Device, Tensor};
 use metapseudo_data::Rng;
 

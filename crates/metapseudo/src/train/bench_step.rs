@@ -37,7 +37,10 @@ pub struct StepTiming {
     /// Distinct images per step: `B` labeled, plus `mu B` unlabeled for semi-supervised methods
     /// (each unlabeled image has two views in the methods that use both).
     pub images_per_step: usize,
-    /// Resident memory before the first step, bytes (None where /proc is missing).
+    /// Resident memory when the measurement started, before the networks were built, bytes
+    /// (None where /proc is missing).
+    pub rss_start: Option<u64>,
+    /// Resident memory before the first timed step, bytes.
     pub rss_before: Option<u64>,
     /// Peak resident memory while stepping, bytes.
     pub peak_rss: Option<u64>,
@@ -70,6 +73,7 @@ pub fn bench_step(config: &Config, spec: &StepBench) -> Result<StepTiming> {
     if spec.steps == 0 {
         bail!("bench step needs at least one timed step");
     }
+    let rss_start = sysmem::rss();
     let device = Device::flex().autodiff();
     let shape = ModelShape {
         sample: spec.sample.clone(),
@@ -104,6 +108,7 @@ pub fn bench_step(config: &Config, spec: &StepBench) -> Result<StepTiming> {
         } else {
             config.train.batch_size * (1 + config.train.mu)
         },
+        rss_start,
         rss_before,
         peak_rss: sysmem::peak_rss(),
     })
