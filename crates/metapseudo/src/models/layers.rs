@@ -107,6 +107,14 @@ pub struct BatchNorm {
 const BN_EPSILON: f64 = 1e-5;
 
 impl BatchNorm {
+    /// `gamma / sqrt(var + eps)` and `beta - mean * scale`, shaped `[1, C, 1]`.
+    fn scale_shift(&self, mean: Tensor<3>, var: Tensor<3>) -> (Tensor<3>, Tensor<3>) {
+        let c = mean.dims()[1];
+        let scale = self.gamma.val().reshape([1, c, 1]) * var.add_scalar(BN_EPSILON).sqrt().recip();
+        let shift = self.beta.val().reshape([1, c, 1]) - mean * scale.clone();
+        (scale, shift)
+    }
+
     /// Normalises `x` `[B, C, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, c, h, w] = x.dims();
@@ -125,10 +133,7 @@ impl BatchNorm {
                 + flat(var.clone()).mul_scalar(m * unbiased);
             self.running_mean.update(running_mean.detach());
             self.running_var.update(running_var.detach());
-            let scale =
-                self.gamma.val().reshape([1, c, 1]) * var.add_scalar(BN_EPSILON).sqrt().recip();
-            let shift = self.beta.val().reshape([1, c, 1]) - mean * scale.clone();
-            (scale, shift)
+            self.scale_shift(mean, var)
         } else {
             let device = x3.device();
             let mean = self
@@ -141,10 +146,7 @@ impl BatchNorm {
                 .value()
                 .to_device(&device)
                 .reshape([1, c, 1]);
-            let scale =
-                self.gamma.val().reshape([1, c, 1]) * var.add_scalar(BN_EPSILON).sqrt().recip();
-            let shift = self.beta.val().reshape([1, c, 1]) - mean * scale.clone();
-            (scale, shift)
+            self.scale_shift(mean, var)
         };
         (x3 * scale + shift).reshape([b, c, h, w])
     }

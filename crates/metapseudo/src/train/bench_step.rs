@@ -82,9 +82,9 @@ pub fn bench_step(config: &Config, spec: &StepBench) -> Result<StepTiming> {
     let mut ctx = build_context(config, &shape, &device)?;
     let mut method = methods::build(config);
     let batch = random_batch(config, spec, &device);
-    let sync = |ctx: &methods::Scalars| {
+    let sync = |scalars: &methods::Scalars| {
         // Reading one logged value waits for the step's work on lazy backends.
-        if let Some((_, methods::Scalar::Tensor(t))) = ctx.first() {
+        if let Some((_, methods::Scalar::Tensor(t))) = scalars.first() {
             let _ = t.clone().into_scalar::<f32>();
         }
     };
