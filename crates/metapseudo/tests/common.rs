@@ -12,6 +12,36 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The configuration of `preset` (None: chosen from the data) topped by `sets` (`key=value`).
+pub fn config_with(preset: Option<&str>, sets: &[String]) -> metapseudo::config::Config {
+    metapseudo::config::layers::ConfigLayers {
+        preset: preset.map(str::to_string),
+        sets: sets
+            .iter()
+            .map(|s| metapseudo::config::layers::parse_set(s).unwrap())
+            .collect(),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap()
+}
+
+/// Trains `config` to the end in the new run folder `run`, quietly, in this process.
+pub fn train_to_end(
+    config: &metapseudo::config::Config,
+    run: &metapseudo::train::run::RunDir,
+) -> metapseudo::train::run::Summary {
+    use metapseudo::train::trainer::{Outcome, TrainOptions, train};
+    let opts = TrainOptions {
+        quiet: true,
+        ..Default::default()
+    };
+    match train(Some(config), run, &opts).unwrap() {
+        Outcome::Finished(summary) => summary,
+        Outcome::Stopped { .. } => panic!("the run did not finish"),
+    }
+}
+
 /// Runs the `metapseudo` binary.
 pub fn metapseudo(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_metapseudo"))

@@ -3,9 +3,7 @@
 
 mod common;
 
-use metapseudo::config::layers::{ConfigLayers, parse_set};
 use metapseudo::train::run::RunDir;
-use metapseudo::train::trainer::{Outcome, TrainOptions, train};
 
 /// Mean of `key` over the first and the last `n` metric lines that have it.
 fn first_and_last_mean(metrics: &str, key: &str, n: usize) -> (f64, f64) {
@@ -41,24 +39,12 @@ fn learns(method: &str, sup_key: &str) {
         "student_optim.warmup_steps=10".into(),
         "student_optim.wait_steps=0".into(),
     ];
-    let config = ConfigLayers {
-        preset: Some("fashion-cpu".into()),
-        sets: sets.iter().map(|s| parse_set(s).unwrap()).collect(),
-        ..Default::default()
-    }
-    .resolve()
-    .unwrap();
+    let config = common::config_with(Some("fashion-cpu"), &sets);
     assert_eq!(config.model.name, "cnn-small");
     let run = RunDir {
         dir: dir.join("run"),
     };
-    let opts = TrainOptions {
-        quiet: true,
-        ..Default::default()
-    };
-    let Outcome::Finished(summary) = train(Some(&config), &run, &opts).unwrap() else {
-        panic!("the run did not finish");
-    };
+    let summary = common::train_to_end(&config, &run);
     let metrics = std::fs::read_to_string(run.metrics()).unwrap();
     let (first, last) = first_and_last_mean(&metrics, sup_key, 4);
     assert!(last < first, "{method}: {sup_key} {first:.3} -> {last:.3}");

@@ -2,34 +2,21 @@
 
 mod common;
 
-use metapseudo::config::layers::{ConfigLayers, parse_set};
 use metapseudo::train::run::{RunDir, Summary};
-use metapseudo::train::trainer::{Outcome, TrainOptions, train};
 
 fn run(method: &str, extra: &[&str]) -> Summary {
     let mut sets = vec![format!("method={method}"), "train.steps=1500".into()];
     sets.extend(extra.iter().map(|s| s.to_string()));
-    let config = ConfigLayers {
-        sets: sets.iter().map(|s| parse_set(s).unwrap()).collect(),
-        ..Default::default()
-    }
-    .resolve()
-    .unwrap();
+    let config = common::config_with(None, &sets);
     let dir = common::temp_dir(&format!("learn-{method}"));
-    let run = RunDir {
-        dir: dir.join("run"),
-    };
-    let opts = TrainOptions {
-        quiet: true,
-        ..Default::default()
-    };
-    match train(Some(&config), &run, &opts).unwrap() {
-        Outcome::Finished(s) => {
-            std::fs::remove_dir_all(&dir).unwrap();
-            s
-        }
-        Outcome::Stopped { .. } => panic!("the run did not finish"),
-    }
+    let summary = common::train_to_end(
+        &config,
+        &RunDir {
+            dir: dir.join("run"),
+        },
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    summary
 }
 
 #[test]

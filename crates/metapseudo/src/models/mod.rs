@@ -258,7 +258,8 @@ pub fn build(
     }))
 }
 
-/// Number of trainable scalars (batch-norm running statistics are not counted).
+/// Number of trainable scalars: parameters that require gradients, which they do only on an
+/// autodiff device (batch-norm running statistics never count).
 pub fn trainable_params<M: Module>(model: &M) -> usize {
     struct Count(usize);
     impl ModuleVisitor for Count {
