@@ -8,8 +8,9 @@ use crate::methods;
 use crate::models::ModelShape;
 use crate::sysmem;
 use anyhow::{Result, bail};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 use metapseudo_data::Rng;
+use metapseudo_data::pipeline::Batch;
 use std::time::Instant;
 
 /// The measurement's settings.
@@ -46,25 +47,22 @@ pub struct StepTiming {
     pub peak_rss: Option<u64>,
 }
 
-fn random_batch(config: &Config, spec: &StepBench, device: &Device) -> TensorBatch {
+/// A batch of standard-normal inputs with labels cycling through the classes.
+fn random_batch(config: &Config, spec: &StepBench) -> Batch {
     let dim: usize = spec.sample.iter().product();
     let (b, nu) = (
         config.train.batch_size,
         config.train.batch_size * config.train.mu,
     );
     let mut rng = Rng::new(config.seed);
-    let mut rows = |n: usize| {
-        let v: Vec<f32> = (0..n * dim).map(|_| rng.normal() as f32).collect();
-        Tensor::<2>::from_data(TensorData::new(v, [n, dim]), device)
-    };
-    let (x_l, x_uw, x_us) = (rows(b), rows(nu), rows(nu));
-    let labels: Vec<i64> = (0..b).map(|i| (i % spec.classes) as i64).collect();
-    TensorBatch {
-        x_l,
-        y_l: Tensor::<1, Int>::from_data(TensorData::new(labels, [b]), device),
-        x_uw,
-        x_us,
+    let mut rows = |n: usize| -> Vec<f32> { (0..n * dim).map(|_| rng.normal() as f32).collect() };
+    Batch {
+        dim,
+        labeled: rows(b),
+        labels: (0..b).map(|i| i % spec.classes).collect(),
         mix: None,
+        unlabeled_weak: rows(nu),
+        unlabeled_strong: rows(nu),
     }
 }
 
@@ -81,7 +79,7 @@ pub fn bench_step(config: &Config, spec: &StepBench) -> Result<StepTiming> {
     };
     let mut ctx = build_context(config, &shape, &device)?;
     let mut method = methods::build(config);
-    let batch = random_batch(config, spec, &device);
+    let batch = TensorBatch::from_host(&random_batch(config, spec), &device);
     let sync = |scalars: &methods::Scalars| {
         // Reading one logged value waits for the step's work on lazy backends.
         if let Some((_, methods::Scalar::Tensor(t))) = scalars.first() {

@@ -5,7 +5,8 @@ use crate::models::Network;
 use crate::optim::{Schedule, Sgd};
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use metapseudo_data::pipeline::Batch;
 
 /// An optimiser with its learning-rate schedule.
 #[derive(Clone, Debug)]
@@ -74,6 +75,30 @@ pub struct TensorBatch {
 }
 
 impl TensorBatch {
+    /// Copies a batch made on the host (by the pipeline) to `device`.
+    pub fn from_host(b: &Batch, device: &Device) -> Self {
+        let rows = |v: &Vec<f32>| {
+            Tensor::<2>::from_data(TensorData::new(v.clone(), [v.len() / b.dim, b.dim]), device)
+        };
+        let classes = |c: &[usize]| {
+            let v: Vec<i64> = c.iter().map(|&c| c as i64).collect();
+            Tensor::<1, Int>::from_data(TensorData::new(v, [c.len()]), device)
+        };
+        let mix = b.mix.as_ref().map(|m| {
+            let partner: Vec<usize> = m.partner.iter().map(|&p| b.labels[p]).collect();
+            let lambda =
+                Tensor::<1>::from_data(TensorData::new(m.lambda.clone(), [m.lambda.len()]), device);
+            (classes(&partner), lambda)
+        });
+        TensorBatch {
+            x_l: rows(&b.labeled),
+            y_l: classes(&b.labels),
+            x_uw: rows(&b.unlabeled_weak),
+            x_us: rows(&b.unlabeled_strong),
+            mix,
+        }
+    }
+
     /// Cross entropy (label smoothing `ls`) of the labeled rows' logits against their classes,
     /// or against the blended targets `lambda * y + (1 - lambda) * y_partner` under mixup.
     pub fn supervised_loss(&self, logits: Tensor<2>, ls: f64) -> Tensor<1> {

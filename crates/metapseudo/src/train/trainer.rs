@@ -14,10 +14,10 @@ use crate::models::{self, ModelShape, Network};
 use crate::optim::{Schedule, Sgd};
 use crate::params::{HostTensor, export_tensors, import_tensors};
 use anyhow::{Context, Result, bail};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 use metapseudo_data::Rng;
-use metapseudo_data::pipeline::{Batch, BatchStream, PipelineState};
+use metapseudo_data::pipeline::{BatchStream, PipelineState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -169,34 +169,10 @@ impl Session {
         (pool as u64).div_ceil(per_step as u64).max(1)
     }
 
-    fn tensors(&self, b: &Batch) -> TensorBatch {
-        let d = &self.device;
-        let rows = |v: &Vec<f32>| {
-            Tensor::<2>::from_data(TensorData::new(v.clone(), [v.len() / b.dim, b.dim]), d)
-        };
-        let classes = |c: &[usize]| {
-            let v: Vec<i64> = c.iter().map(|&c| c as i64).collect();
-            Tensor::<1, Int>::from_data(TensorData::new(v, [c.len()]), d)
-        };
-        let mix = b.mix.as_ref().map(|m| {
-            let partner: Vec<usize> = m.partner.iter().map(|&p| b.labels[p]).collect();
-            let lambda =
-                Tensor::<1>::from_data(TensorData::new(m.lambda.clone(), [m.lambda.len()]), d);
-            (classes(&partner), lambda)
-        });
-        TensorBatch {
-            x_l: rows(&b.labeled),
-            y_l: classes(&b.labels),
-            x_uw: rows(&b.unlabeled_weak),
-            x_us: rows(&b.unlabeled_strong),
-            mix,
-        }
-    }
-
     /// Runs one training step and returns its scalars.
     pub fn step_once(&mut self) -> methods::Scalars {
         let batch = self.pipeline.next_batch();
-        let tb = self.tensors(&batch);
+        let tb = TensorBatch::from_host(&batch, &self.device);
         // Dropout draws from the backend's generator: seeding it per step makes the masks a
         // function of (seed, step), so runs repeat and resume exactly.
         let dropout_seed = Rng::stream(self.config.seed, "dropout")
