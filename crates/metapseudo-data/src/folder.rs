@@ -53,7 +53,8 @@ pub struct FolderData {
 
 const UNLABELED: &str = "unlabeled";
 
-fn is_image(path: &Path) -> bool {
+/// Whether `path` names a visible JPEG or PNG file (by extension).
+pub fn is_image(path: &Path) -> bool {
     let hidden = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -139,23 +140,51 @@ fn class_tree(root: &Path, classes: Option<&[String]>) -> Result<(ClassFiles, Ve
 /// One decoded image: pixels HWC and channel count (1 or 3), already resized.
 type Decoded = (Vec<u8>, usize);
 
-fn decode(path: &Path, size: usize) -> std::result::Result<Decoded, String> {
+/// Reads and decodes an image file, resized to `size` x `size` if it is not already.
+fn open_resized(path: &Path, size: usize) -> std::result::Result<image::DynamicImage, String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let img = image::load_from_memory(&bytes).map_err(|e| e.to_string())?;
-    let img = if img.width() as usize != size || img.height() as usize != size {
-        img.resize_exact(
-            size as u32,
-            size as u32,
-            image::imageops::FilterType::Triangle,
-        )
-    } else {
-        img
-    };
+    Ok(
+        if img.width() as usize != size || img.height() as usize != size {
+            img.resize_exact(
+                size as u32,
+                size as u32,
+                image::imageops::FilterType::Triangle,
+            )
+        } else {
+            img
+        },
+    )
+}
+
+fn decode(path: &Path, size: usize) -> std::result::Result<Decoded, String> {
+    let img = open_resized(path, size)?;
     Ok(if img.color().has_color() {
         (img.into_rgb8().into_raw(), 3)
     } else {
         (img.into_luma8().into_raw(), 1)
     })
+}
+
+/// One JPEG or PNG file as a network of this data set's geometry sees it: resized to `size` x
+/// `size` as the folder loader does, converted to `channels` (1: luma, 3: RGB), HWC `u8`.
+pub fn load_image_as(path: &Path, size: usize, channels: usize) -> Result<Vec<u8>> {
+    let img = open_resized(path, size)
+        .map_err(|e| DataError::Invalid(format!("{}: cannot decode image: {e}", path.display())))?;
+    Ok(match channels {
+        1 => img.into_luma8().into_raw(),
+        _ => img.into_rgb8().into_raw(),
+    })
+}
+
+/// The JPEG and PNG files in `dir` and its sub-folders, sorted.
+pub fn image_files_recursive(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = image_files(dir)?;
+    for sub in sub_dirs(dir)? {
+        out.extend(image_files_recursive(&sub)?);
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// The target side: `opts.size`, or derived from the first image.

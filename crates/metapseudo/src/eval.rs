@@ -55,26 +55,61 @@ pub struct EvalInputs<'a> {
     pub normalizer: &'a Normalizer,
 }
 
-/// Logits of `model` (in validation mode, no autodiff) for every example, in batches.
-pub fn predict_logits(model: &Network, inputs: EvalInputs<'_>, device: &Device) -> Vec<Vec<f32>> {
+/// What [`predict_rows`] returns for each example.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// The class logits.
+    Logits,
+    /// The penultimate-layer features.
+    Features,
+}
+
+/// Logits or penultimate features of `model` (in validation mode, no autodiff) for every
+/// example, in batches.
+pub fn predict_rows(
+    model: &Network,
+    inputs: EvalInputs<'_>,
+    output: Output,
+    device: &Device,
+) -> Vec<Vec<f32>> {
+    let all: Vec<usize> = (0..inputs.examples.len()).collect();
+    predict_rows_at(model, inputs, &all, output, device)
+}
+
+/// As [`predict_rows`], for the examples at `indices` only, in that order.
+pub fn predict_rows_at(
+    model: &Network,
+    inputs: EvalInputs<'_>,
+    indices: &[usize],
+    output: Output,
+    device: &Device,
+) -> Vec<Vec<f32>> {
     let model = model.valid();
     let device = device.clone().inner();
     let (examples, dim) = (inputs.examples, inputs.examples.feature_len());
-    let mut out = Vec::with_capacity(examples.len());
-    for start in (0..examples.len()).step_by(1024) {
-        let n = (examples.len() - start).min(1024);
+    let mut out = Vec::with_capacity(indices.len());
+    for chunk in indices.chunks(1024) {
+        let n = chunk.len();
         let mut features = vec![0.0; n * dim];
-        for (k, row) in features.chunks_exact_mut(dim).enumerate() {
-            examples.write_features(start + k, row);
+        for (&i, row) in chunk.iter().zip(features.chunks_exact_mut(dim)) {
+            examples.write_features(i, row);
             inputs.normalizer.apply_row(row);
         }
         let x = Tensor::<2>::from_data(TensorData::new(features, [n, dim]), &device);
-        let logits = model.forward(x);
-        let c = logits.dims()[1];
-        let values: Vec<f32> = logits.into_data().try_into_vec().expect("float logits");
+        let y = match output {
+            Output::Logits => model.forward(x),
+            Output::Features => model.features(x),
+        };
+        let c = y.dims()[1];
+        let values: Vec<f32> = y.into_data().try_into_vec().expect("float outputs");
         out.extend(values.chunks(c).map(<[f32]>::to_vec));
     }
     out
+}
+
+/// Logits of `model` (in validation mode, no autodiff) for every example, in batches.
+pub fn predict_logits(model: &Network, inputs: EvalInputs<'_>, device: &Device) -> Vec<Vec<f32>> {
+    predict_rows(model, inputs, Output::Logits, device)
 }
 
 /// Index of the largest value.

@@ -4,12 +4,15 @@
 pub mod config;
 pub mod datatools;
 pub mod eval;
+pub mod export;
 pub mod io;
 pub mod losses;
 pub mod methods;
 pub mod models;
 pub mod optim;
 pub mod params;
+pub mod predict;
+pub mod report;
 pub mod sysmem;
 pub mod train;
 

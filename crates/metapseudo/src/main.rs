@@ -8,7 +8,11 @@ use metapseudo::config::{Config, METHODS};
 use metapseudo::datatools::bench::{AugmentBench, bench_augment};
 use metapseudo::datatools::inspect::DataReport;
 use metapseudo::datatools::preview::{PreviewOptions, write_preview};
+use metapseudo::export;
+use metapseudo::io::write_atomic;
 use metapseudo::models::{MODELS, ModelShape, build, trainable_params};
+use metapseudo::predict::{self, Predictor, read_inputs};
+use metapseudo::report::{self, compare};
 use metapseudo::train::batches::image_policy;
 use metapseudo::train::bench_step::{StepBench, bench_step};
 use metapseudo::train::run::{RunDir, load_dataset};
@@ -36,6 +40,51 @@ enum Command {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Rebuild a run's report.html (curves, confusion matrices, calibration, embeddings).
+    Report {
+        /// The run folder.
+        dir: PathBuf,
+    },
+    /// Compare runs: a table per run and grouped over seeds, with the gain over supervised.
+    Compare {
+        /// Run folders, or folders holding run folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Write <OUT>.md and <OUT>.html.
+        #[arg(long, default_value = "compare")]
+        out: PathBuf,
+    },
+    /// Classify image files, folders of images or CSV rows with a run's model or an export.
+    Predict {
+        /// A run folder or an exported model (.safetensors or its folder).
+        model: PathBuf,
+        /// Image files, folders (searched recursively) or CSV files.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Classes to show per input, most probable first.
+        #[arg(long, default_value_t = 1)]
+        top_k: usize,
+        /// Which model of a run folder (default: its reported model): student, ema, teacher.
+        #[arg(long)]
+        model_name: Option<String>,
+        /// Print JSON lines, one per input.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a run's model as safetensors with a JSON description (architecture, preprocessing).
+    Export {
+        /// The run folder.
+        dir: PathBuf,
+        /// Output format (safetensors).
+        #[arg(long, default_value = "safetensors")]
+        format: String,
+        /// Output file (default: <DIR>/export/model.safetensors).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Which model (default: the run's reported model): student, ema, teacher.
+        #[arg(long)]
+        model_name: Option<String>,
     },
     /// Look at a data set: counts and statistics, or a grid of augmented images.
     #[command(subcommand)]
@@ -217,7 +266,7 @@ struct TrainArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Continue the run in this folder from its last checkpoint.
-    #[arg(long, conflicts_with_all = ["data", "method", "seed", "steps", "budget", "preset", "config", "sets", "out", "checkpoint_every", "skip_bad_images"])]
+    #[arg(long, conflicts_with_all = ["data", "method", "seed", "steps", "budget", "preset", "config", "sets", "out", "checkpoint_every", "skip_bad_images", "tensorboard"])]
     resume: Option<PathBuf>,
     /// Save a checkpoint and exit after this many steps.
     #[arg(long)]
@@ -228,6 +277,9 @@ struct TrainArgs {
     /// Skip undecodable images in a folder with a warning.
     #[arg(long)]
     skip_bad_images: bool,
+    /// Write TensorBoard event files of every logged scalar into the run folder.
+    #[arg(long)]
+    tensorboard: bool,
     /// No progress bar and no final table.
     #[arg(long)]
     quiet: bool,
@@ -254,6 +306,9 @@ impl TrainArgs {
         }
         if self.skip_bad_images {
             flag("data.skip_bad_images", Value::Boolean(true));
+        }
+        if self.tensorboard {
+            flag("output.tensorboard", Value::Boolean(true));
         }
         let budget = [
             (
@@ -380,6 +435,61 @@ fn cmd_eval(dir: PathBuf, json: bool) -> Result<()> {
     } else {
         print!("{}", summary.table());
     }
+    Ok(())
+}
+
+fn cmd_compare(dirs: &[PathBuf], out: &std::path::Path) -> Result<()> {
+    let rows = compare::collect_runs(dirs)?;
+    let groups = compare::group_runs(&rows);
+    let md = compare::markdown(&rows, &groups);
+    print!("{md}");
+    let (md_path, html_path) = (out.with_extension("md"), out.with_extension("html"));
+    write_atomic(&md_path, md.as_bytes())?;
+    write_atomic(&html_path, compare::html(&rows, &groups).as_bytes())?;
+    println!("wrote {} and {}", md_path.display(), html_path.display());
+    Ok(())
+}
+
+fn cmd_predict(
+    model: &std::path::Path,
+    inputs: &[PathBuf],
+    top_k: usize,
+    model_name: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    let predictor = Predictor::open(model, model_name)?;
+    let items = read_inputs(inputs, &predictor.pre)?;
+    let raw: Vec<Vec<f32>> = items.iter().map(|i| i.features.clone()).collect();
+    let probs = predictor.probabilities(&raw);
+    for (item, p) in items.iter().zip(&probs) {
+        let top = predict::top_k(p, &predictor.pre.classes, top_k);
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"input": item.name, "predictions": top})
+            );
+        } else {
+            let cells: Vec<String> = top
+                .iter()
+                .map(|c| format!("{} {:.4}", c.class, c.probability))
+                .collect();
+            println!("{}\t{}", item.name, cells.join("\t"));
+        }
+    }
+    Ok(())
+}
+
+fn cmd_export(
+    dir: &std::path::Path,
+    format: &str,
+    out: Option<&std::path::Path>,
+    model_name: Option<&str>,
+) -> Result<()> {
+    if format != "safetensors" {
+        bail!("unknown export format '{format}'; valid formats: safetensors");
+    }
+    let (weights, meta) = export::export_run(dir, model_name, out)?;
+    println!("wrote {} and {}", weights.display(), meta.display());
     Ok(())
 }
 
@@ -557,6 +667,23 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => cmd_train(*args),
         Command::Eval { dir, json } => cmd_eval(dir, json),
+        Command::Report { dir } => report::rebuild_report(&RunDir { dir }).map(|p| {
+            println!("wrote {}", p.display());
+        }),
+        Command::Compare { dirs, out } => cmd_compare(&dirs, &out),
+        Command::Predict {
+            model,
+            inputs,
+            top_k,
+            model_name,
+            json,
+        } => cmd_predict(&model, &inputs, top_k, model_name.as_deref(), json),
+        Command::Export {
+            dir,
+            format,
+            out,
+            model_name,
+        } => cmd_export(&dir, &format, out.as_deref(), model_name.as_deref()),
         Command::Data(cmd) => cmd_data(cmd),
         Command::Bench(cmd) => cmd_bench(cmd),
         Command::Models => cmd_models(),

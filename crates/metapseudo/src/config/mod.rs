@@ -42,6 +42,8 @@ pub struct Config {
     pub uda: UdaConfig,
     /// Threshold pseudo-labelling options.
     pub pseudo_label: PseudoLabelConfig,
+    /// What a run writes besides its metrics, checkpoints and summary.
+    pub output: OutputConfig,
 }
 
 /// Data set and labeled split.
@@ -237,6 +239,31 @@ pub struct PseudoLabelConfig {
     pub threshold: f64,
 }
 
+/// Report and TensorBoard output of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// Write `report.html` when the run finishes.
+    pub report: bool,
+    /// Write TensorBoard event files of every logged scalar into the run folder.
+    pub tensorboard: bool,
+    /// Test examples in the report's PCA plot of penultimate features (a seeded subsample).
+    pub embed_points: usize,
+    /// Test examples in the report's t-SNE plot (exact t-SNE, quadratic cost; 0: no t-SNE).
+    pub tsne_points: usize,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            report: true,
+            tensorboard: false,
+            embed_points: 2000,
+            tsne_points: 800,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -252,6 +279,7 @@ impl Default for Config {
             mpl: MplConfig::default(),
             uda: UdaConfig::default(),
             pseudo_label: PseudoLabelConfig::default(),
+            output: OutputConfig::default(),
         }
     }
 }

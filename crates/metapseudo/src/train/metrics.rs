@@ -87,6 +87,46 @@ impl MetricsLog {
     }
 }
 
+/// One line of `metrics.jsonl` read back: the step and every numeric field (NaN and infinite
+/// values, written as strings, come back as such).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricsLine {
+    /// The step.
+    pub step: u64,
+    /// Every other field by name (`epoch` included).
+    pub values: std::collections::BTreeMap<String, f64>,
+}
+
+/// Reads `metrics.jsonl`, naming the file and line of a malformed record.
+pub fn read_metrics(path: &Path) -> Result<Vec<MetricsLine>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut lines = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let bad = || format!("{} line {}: not a metrics record", path.display(), i + 1);
+        let obj: Map<String, Value> = serde_json::from_str(line).with_context(bad)?;
+        let step = obj.get("step").and_then(Value::as_u64).with_context(bad)?;
+        let values = obj
+            .iter()
+            .filter(|(k, _)| k.as_str() != "step")
+            .filter_map(|(k, v)| {
+                let x = match v {
+                    Value::Number(n) => n.as_f64(),
+                    Value::String(s) => s.parse::<f64>().ok(),
+                    _ => None,
+                };
+                x.map(|x| (k.clone(), x))
+            })
+            .collect();
+        lines.push(MetricsLine { step, values });
+    }
+    Ok(lines)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +146,11 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 1);
         let v: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let back = read_metrics(&path).unwrap();
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].step, 10);
+        assert_eq!(back[0].values["loss/sup"], 1.5);
+        assert!(back[0].values["mpl/h"].is_nan());
         assert_eq!(v["step"], 10);
         assert_eq!(v["loss/sup"], 1.5);
         assert_eq!(v["mpl/h"], "NaN");

@@ -5,6 +5,7 @@ pub mod bench_step;
 pub mod context;
 pub mod ema;
 pub mod metrics;
+pub mod progress;
 pub mod run;
 pub mod trainer;
 

@@ -5,6 +5,7 @@ use super::batches::batch_stream;
 use super::context::{Learner, Stepper, TensorBatch, TrainContext};
 use super::ema::Ema;
 use super::metrics::{MetricsLog, non_finite_loss, read_scalars};
+use super::progress::Progress;
 use super::run::{RunData, RunDir, Summary};
 use crate::config::Config;
 use crate::eval::{EvalInputs, ModelEval, evaluate};
@@ -13,14 +14,13 @@ use crate::methods::{self, Method};
 use crate::models::{self, ModelShape, Network};
 use crate::optim::{Schedule, Sgd};
 use crate::params::{HostTensor, export_tensors, import_tensors};
+use crate::report::tensorboard::EventLog;
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
-use indicatif::{ProgressBar, ProgressStyle};
 use metapseudo_data::Rng;
 use metapseudo_data::pipeline::{BatchStream, PipelineState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::time::Instant;
 
 /// Identifies checkpoint files written by this version.
@@ -324,22 +324,6 @@ fn load_momentum(
     Ok(())
 }
 
-fn progress_bar(total: u64, start: u64, quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(total);
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{bar:30.cyan/blue} {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    pb.set_position(start);
-    pb
-}
-
 /// Loads the session of an existing run folder from its checkpoint.
 pub fn load_session(run: &RunDir) -> Result<(Session, u64)> {
     let mut session = fresh_session(run)?;
@@ -377,6 +361,7 @@ pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Resu
                 &run.split(),
                 serde_json::to_string_pretty(&data.split)?.as_bytes(),
             )?;
+            crate::predict::save_preprocess(run, &crate::predict::Preprocess::of(&data, config))?;
             (Session::new(config, data)?, 0)
         }
         None if run.checkpoint().exists() => load_session(run)?,
@@ -398,7 +383,12 @@ fn run_loop(
     let started = Instant::now();
     let elapsed = |s: &Session| s.elapsed_before + started.elapsed().as_secs_f64();
     let per_epoch = s.steps_per_epoch() as f64;
-    let pb = progress_bar(total, s.step, opts.quiet);
+    let mut pb = Progress::new(total, s.step, opts.quiet);
+    let mut events = if s.config.output.tensorboard {
+        Some(EventLog::create(&run.dir)?)
+    } else {
+        None
+    };
     let mut last_checkpoint: Option<u64> = run.checkpoint().exists().then_some(s.step);
     while s.step < total {
         let scalars = s.step_once();
@@ -412,7 +402,7 @@ fn run_loop(
         if log_here || checkpoint_here {
             let values = read_scalars(&scalars);
             if let Some((name, v)) = non_finite_loss(&values) {
-                pb.finish_and_clear();
+                pb.finish();
                 let kept = match last_checkpoint {
                     Some(c) => format!(
                         "the last good checkpoint (step {c}) is kept in {}",
@@ -434,9 +424,16 @@ fn run_loop(
                 }
                 let refs: Vec<(&str, f64)> = fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();
                 metrics.write(step, step as f64 / per_epoch, &refs)?;
-                if let Some((name, v)) = values.iter().find(|(k, _)| k.starts_with("loss/")) {
-                    pb.set_message(format!("{name} {v:.4}"));
+                if let Some(ev) = &mut events {
+                    ev.write(step, &refs)?;
                 }
+                let losses: Vec<String> = values
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("loss/"))
+                    .take(3)
+                    .map(|(k, v)| format!("{k} {v:.4}"))
+                    .collect();
+                pb.set_message(losses.join("  "));
             }
         }
         if checkpoint_here {
@@ -446,13 +443,22 @@ fn run_loop(
         }
         pb.set_position(step);
         if stop_here && step < total {
-            pb.finish_and_clear();
+            pb.finish();
             return Ok(Outcome::Stopped { step });
         }
     }
-    pb.finish_and_clear();
+    pb.finish();
     let summary = s.summary(elapsed(s));
     summary.save(&run.summary())?;
+    if s.config.output.report {
+        // A report that cannot be drawn must not cost the finished run.
+        if let Err(e) = crate::report::write_report(s, run, &summary) {
+            eprintln!(
+                "warning: report.html was not written: {e:#}; retry with `metapseudo report {}`",
+                run.dir.display()
+            );
+        }
+    }
     Ok(Outcome::Finished(summary))
 }
 

@@ -1,0 +1,447 @@
+//! Inference outside training: a trained model with its preprocessing, from a run folder or
+//! an exported model, applied to image files, folders or CSV rows.
+
+use crate::config::{Config, ModelConfig};
+use crate::eval::argmax_row;
+use crate::io::{TensorFile, write_atomic};
+use crate::models::{ModelShape, Network, build};
+use crate::params::import_tensors;
+use crate::report::calibration::softmax_rows;
+use crate::train::run::{RunData, RunDir};
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use metapseudo_data::Rng;
+use metapseudo_data::csv::LabelColumn;
+use metapseudo_data::folder::{image_files_recursive, is_image, load_image_as};
+use metapseudo_data::normalize::Normalizer;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// How raw inputs become network inputs, saved as `preprocess.json` in every run folder and
+/// inside every export.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Preprocess {
+    /// One example's shape: `[features]` for tables, `[channels, height, width]` for images.
+    pub sample_shape: Vec<usize>,
+    /// The standardisation fitted on the training pool (applied after scaling pixels to
+    /// `[0, 1]`).
+    pub normalizer: Normalizer,
+    /// Class names, in output order.
+    pub classes: Vec<String>,
+    /// The label column of the training CSV (dropped from CSV rows that still have it).
+    pub label_column: String,
+}
+
+impl Preprocess {
+    /// The preprocessing of a run's data.
+    pub fn of(data: &RunData, config: &Config) -> Self {
+        Self {
+            sample_shape: data.dataset.sample_shape.clone(),
+            normalizer: data.normalizer.clone(),
+            classes: data.dataset.classes.clone(),
+            label_column: config.data.label_column.clone(),
+        }
+    }
+
+    /// Features per example.
+    pub fn feature_len(&self) -> usize {
+        self.sample_shape.iter().product()
+    }
+}
+
+/// The file holding a run's preprocessing.
+pub fn preprocess_path(run: &RunDir) -> PathBuf {
+    run.dir.join("preprocess.json")
+}
+
+/// Writes `preprocess.json` into a run folder.
+pub fn save_preprocess(run: &RunDir, pre: &Preprocess) -> Result<()> {
+    write_atomic(
+        &preprocess_path(run),
+        serde_json::to_string_pretty(pre)?.as_bytes(),
+    )
+}
+
+/// A run's preprocessing: `preprocess.json`, or, for runs made before it existed, recomputed
+/// from the run's data.
+pub fn read_preprocess(run: &RunDir, config: &Config) -> Result<Preprocess> {
+    let path = preprocess_path(run);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            serde_json::from_str(&text).with_context(|| format!("{} is invalid", path.display()))
+        }
+        Err(_) => {
+            let data = RunData::prepare(config, Some(run.read_split()?))?;
+            Ok(Preprocess::of(&data, config))
+        }
+    }
+}
+
+/// A trained network and what it needs to classify raw inputs.
+pub struct Predictor {
+    /// The network (no autodiff).
+    pub model: Network,
+    /// Its architecture.
+    pub model_config: ModelConfig,
+    /// Which model of the run it is (`ema`, `student`, `teacher`).
+    pub model_name: String,
+    /// Input preprocessing and class names.
+    pub pre: Preprocess,
+    device: Device,
+}
+
+/// A network of `config`'s architecture for `pre`'s inputs, holding `tensors`.
+fn network_from(
+    config: &ModelConfig,
+    pre: &Preprocess,
+    tensors: &std::collections::BTreeMap<String, crate::params::HostTensor>,
+    device: &Device,
+) -> Result<Network> {
+    let shape = ModelShape {
+        sample: pre.sample_shape.clone(),
+        num_classes: pre.classes.len(),
+    };
+    let fresh = build(config, &shape, &mut Rng::new(0), device)?;
+    import_tensors(fresh, tensors)
+}
+
+impl Predictor {
+    /// The model `name` (default: the run's reported model) of a run folder's checkpoint.
+    pub fn from_run(dir: &Path, name: Option<&str>) -> Result<Self> {
+        let run = RunDir {
+            dir: dir.to_path_buf(),
+        };
+        let config = run.read_config()?;
+        let pre = read_preprocess(&run, &config)?;
+        let name = name.unwrap_or(&config.train.report).to_string();
+        let file = TensorFile::load(&run.checkpoint())?;
+        let tensors = file.take_prefix(&name);
+        if tensors.is_empty() {
+            bail!(
+                "{} has no model '{name}' (models in the checkpoint: {})",
+                run.checkpoint().display(),
+                checkpoint_models(&file).join(", ")
+            );
+        }
+        let device = Device::flex();
+        let model = network_from(&config.model, &pre, &tensors, &device)
+            .with_context(|| format!("loading '{name}' from {}", run.checkpoint().display()))?;
+        Ok(Self {
+            model,
+            model_config: config.model,
+            model_name: name,
+            pre,
+            device,
+        })
+    }
+
+    /// A model written by `metapseudo export` (the `.safetensors` file, or its folder).
+    pub fn from_export(path: &Path) -> Result<Self> {
+        let file_path = if path.is_dir() {
+            path.join(crate::export::EXPORT_FILE)
+        } else {
+            path.to_path_buf()
+        };
+        let file = TensorFile::load(&file_path)?;
+        let meta = crate::export::ExportMeta::from_file(&file, &file_path)?;
+        let device = Device::flex();
+        let model = network_from(&meta.model, &meta.preprocess, &file.tensors, &device)
+            .with_context(|| format!("loading {}", file_path.display()))?;
+        Ok(Self {
+            model,
+            model_config: meta.model,
+            model_name: meta.source_model,
+            pre: meta.preprocess,
+            device,
+        })
+    }
+
+    /// A run folder (it has `config.toml`) or an export.
+    pub fn open(path: &Path, name: Option<&str>) -> Result<Self> {
+        if path.join("config.toml").exists() {
+            Self::from_run(path, name)
+        } else if path.exists() {
+            if let Some(n) = name {
+                bail!(
+                    "{} is an export, which holds one model: drop --model-name {n}",
+                    path.display()
+                );
+            }
+            Self::from_export(path)
+        } else {
+            bail!(
+                "{} does not exist (expected a run folder or an exported model)",
+                path.display()
+            )
+        }
+    }
+
+    /// Class probabilities of raw examples (`feature_len()` values each: table rows, or images
+    /// channel-planar scaled to `[0, 1]`).
+    pub fn probabilities(&self, raw: &[Vec<f32>]) -> Vec<Vec<f32>> {
+        let dim = self.pre.feature_len();
+        let model = self.model.valid();
+        let mut out = Vec::with_capacity(raw.len());
+        for chunk in raw.chunks(256) {
+            let mut x = Vec::with_capacity(chunk.len() * dim);
+            for row in chunk {
+                let mut r = row.clone();
+                self.pre.normalizer.apply_row(&mut r);
+                x.extend(r);
+            }
+            let t = Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), dim]), &self.device);
+            let logits = model.forward(t);
+            let c = logits.dims()[1];
+            let values: Vec<f32> = logits.into_data().try_into_vec().expect("float logits");
+            out.extend(softmax_rows(
+                &values.chunks(c).map(<[f32]>::to_vec).collect::<Vec<_>>(),
+            ));
+        }
+        out
+    }
+}
+
+/// The model names a checkpoint holds.
+fn checkpoint_models(file: &TensorFile) -> Vec<String> {
+    let mut names: Vec<String> = file
+        .tensors
+        .keys()
+        .filter_map(|k| k.split_once('/').map(|(p, _)| p.to_string()))
+        .filter(|p| !p.ends_with("_momentum"))
+        .collect();
+    names.dedup();
+    names
+}
+
+/// One input to classify: where it came from and its raw features.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Input {
+    /// `path` for an image, `path:line` for a CSV row.
+    pub name: String,
+    /// Raw features (`Preprocess::feature_len()` values).
+    pub features: Vec<f32>,
+}
+
+/// Reads image files, folders of images (recursively) and CSV files into inputs for `pre`.
+pub fn read_inputs(paths: &[PathBuf], pre: &Preprocess) -> Result<Vec<Input>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let files = image_files_recursive(path)?;
+            if files.is_empty() {
+                bail!("{} holds no JPEG or PNG images", path.display());
+            }
+            for f in files {
+                out.push(image_input(&f, pre)?);
+            }
+        } else if is_image(path) {
+            out.push(image_input(path, pre)?);
+        } else if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+        {
+            out.extend(csv_inputs(path, pre)?);
+        } else if !path.exists() {
+            bail!("{} does not exist", path.display());
+        } else {
+            bail!(
+                "{}: expected a JPEG/PNG image, a folder of images or a .csv file",
+                path.display()
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn image_input(path: &Path, pre: &Preprocess) -> Result<Input> {
+    let &[c, h, w] = pre.sample_shape.as_slice() else {
+        bail!(
+            "{}: this model takes table rows of {} features, not images",
+            path.display(),
+            pre.feature_len()
+        );
+    };
+    if h != w {
+        bail!("the model takes {h}x{w} images; only square images are supported");
+    }
+    let hwc = load_image_as(path, h, c)?;
+    let mut features = vec![0.0; c * h * w];
+    let plane = h * w;
+    for (p, px) in hwc.chunks_exact(c).enumerate() {
+        for (ch, &v) in px.iter().enumerate() {
+            features[ch * plane + p] = f32::from(v) / 255.0;
+        }
+    }
+    Ok(Input {
+        name: path.display().to_string(),
+        features,
+    })
+}
+
+/// Rows of a CSV file: `feature_len()` numeric cells, or one more when the training label
+/// column is still there (it is dropped). A first row with a non-numeric cell is a header.
+fn csv_inputs(path: &Path, pre: &Preprocess) -> Result<Vec<Input>> {
+    if pre.sample_shape.len() != 1 {
+        bail!("{}: this model takes images, not CSV rows", path.display());
+    }
+    let dim = pre.feature_len();
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut header: Option<Vec<String>> = None;
+    let mut out = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let cells: Vec<&str> = line
+            .split(',')
+            .map(|c| c.trim().trim_matches('"'))
+            .collect();
+        let numbers: Option<Vec<f32>> = cells.iter().map(|c| c.parse::<f32>().ok()).collect();
+        let mut values = match numbers {
+            Some(v) => v,
+            None if out.is_empty() && header.is_none() => {
+                header = Some(cells.iter().map(|c| c.to_string()).collect());
+                continue;
+            }
+            None if cells.len() == dim + 1 => {
+                // A row whose label is text: drop the label column, the rest must be numbers.
+                let keep = label_index(pre, header.as_deref(), cells.len(), path)?;
+                let rest: Option<Vec<f32>> = cells
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, _)| *k != keep)
+                    .map(|(_, c)| c.parse::<f32>().ok())
+                    .collect();
+                let Some(rest) = rest else {
+                    bail!(
+                        "{} line {}: a feature cell is not a number",
+                        path.display(),
+                        i + 1
+                    );
+                };
+                out.push(Input {
+                    name: format!("{}:{}", path.display(), i + 1),
+                    features: rest,
+                });
+                continue;
+            }
+            None => bail!("{} line {}: a cell is not a number", path.display(), i + 1),
+        };
+        if values.len() == dim + 1 {
+            values.remove(label_index(pre, header.as_deref(), values.len(), path)?);
+        }
+        if values.len() != dim {
+            bail!(
+                "{} line {}: {} values, but the model takes {dim} features (or {} with the label column)",
+                path.display(),
+                i + 1,
+                values.len(),
+                dim + 1
+            );
+        }
+        out.push(Input {
+            name: format!("{}:{}", path.display(), i + 1),
+            features: values,
+        });
+    }
+    Ok(out)
+}
+
+/// Index of the training label column in a row of `width` cells.
+fn label_index(
+    pre: &Preprocess,
+    header: Option<&[String]>,
+    width: usize,
+    path: &Path,
+) -> Result<usize> {
+    Ok(match pre.label_column.parse::<LabelColumn>()? {
+        LabelColumn::Last => width - 1,
+        LabelColumn::First => 0,
+        LabelColumn::Number(n) if n <= width => n - 1,
+        LabelColumn::Number(n) => bail!(
+            "{}: label column {n} is beyond the row's {width} cells",
+            path.display()
+        ),
+        LabelColumn::Name(name) => header
+            .and_then(|h| h.iter().position(|c| *c == name))
+            .with_context(|| {
+                format!(
+                    "{}: no header cell names the label column '{name}'",
+                    path.display()
+                )
+            })?,
+    })
+}
+
+/// One predicted class with its probability.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClassProbability {
+    /// Class name.
+    pub class: String,
+    /// Class index.
+    pub index: usize,
+    /// Softmax probability.
+    pub probability: f32,
+}
+
+/// The `k` most probable classes of a probability row, most probable first.
+pub fn top_k(probs: &[f32], classes: &[String], k: usize) -> Vec<ClassProbability> {
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+    debug_assert_eq!(
+        order.first().copied(),
+        (!probs.is_empty()).then(|| argmax_row(probs))
+    );
+    order
+        .into_iter()
+        .take(k.max(1))
+        .map(|i| ClassProbability {
+            class: classes.get(i).cloned().unwrap_or_else(|| i.to_string()),
+            index: i,
+            probability: probs[i],
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table_pre(dim: usize) -> Preprocess {
+        Preprocess {
+            sample_shape: vec![dim],
+            normalizer: Normalizer::identity(dim),
+            classes: vec!["a".into(), "b".into()],
+            label_column: "last".into(),
+        }
+    }
+
+    #[test]
+    fn csv_rows_with_and_without_labels() {
+        let dir = std::env::temp_dir().join(format!("mp-predict-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("rows.csv");
+        std::fs::write(&path, "x,y,label\n1,2,a\n3,4\n").unwrap();
+        let inputs = read_inputs(std::slice::from_ref(&path), &table_pre(2)).unwrap();
+        assert_eq!(inputs.len(), 2);
+        assert_eq!(inputs[0].features, vec![1.0, 2.0]);
+        assert_eq!(inputs[1].features, vec![3.0, 4.0]);
+        assert!(inputs[0].name.ends_with("rows.csv:2"));
+        std::fs::write(&path, "1,2,3,4\n").unwrap();
+        let err = read_inputs(std::slice::from_ref(&path), &table_pre(2)).unwrap_err();
+        assert!(err.to_string().contains("line 1: 4 values"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn top_k_orders_by_probability() {
+        let classes: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let t = top_k(&[0.2, 0.5, 0.3], &classes, 2);
+        assert_eq!(t.len(), 2);
+        assert_eq!((t[0].class.as_str(), t[0].index), ("b", 1));
+        assert_eq!((t[1].class.as_str(), t[1].index), ("c", 2));
+    }
+}

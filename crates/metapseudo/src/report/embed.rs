@@ -1,0 +1,331 @@
+//! 2-D embeddings of feature vectors for plots: PCA, and exact t-SNE for small sets.
+
+use metapseudo_data::Rng;
+
+/// Rows of `dim` values each, as one contiguous buffer.
+#[derive(Clone, Debug)]
+pub struct Rows {
+    /// Values, row after row.
+    pub values: Vec<f64>,
+    /// Values per row.
+    pub dim: usize,
+}
+
+impl Rows {
+    /// Rows from vectors of equal length.
+    pub fn from_vecs(rows: &[Vec<f32>]) -> Self {
+        let dim = rows.first().map_or(0, Vec::len);
+        Self {
+            values: rows.iter().flatten().map(|&v| f64::from(v)).collect(),
+            dim,
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.values.len().checked_div(self.dim).unwrap_or(0)
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn row(&self, i: usize) -> &[f64] {
+        &self.values[i * self.dim..(i + 1) * self.dim]
+    }
+}
+
+fn normalize(v: &mut [f64]) {
+    let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+}
+
+/// The first two principal components' coordinates of each row (power iteration with
+/// deflation on the centred data; deterministic).
+pub fn pca_2d(rows: &Rows) -> Vec<[f64; 2]> {
+    let (n, d) = (rows.len(), rows.dim);
+    if n == 0 || d == 0 {
+        return vec![[0.0, 0.0]; n];
+    }
+    let mut mean = vec![0.0; d];
+    for i in 0..n {
+        mean.iter_mut().zip(rows.row(i)).for_each(|(m, v)| *m += v);
+    }
+    mean.iter_mut().for_each(|m| *m /= n as f64);
+    let centred: Vec<f64> = (0..n)
+        .flat_map(|i| rows.row(i).iter().zip(&mean).map(|(v, m)| v - m))
+        .collect();
+    let project = |v: &[f64]| -> Vec<f64> {
+        (0..n)
+            .map(|i| {
+                centred[i * d..(i + 1) * d]
+                    .iter()
+                    .zip(v)
+                    .map(|(a, b)| a * b)
+                    .sum()
+            })
+            .collect()
+    };
+    let mut components: Vec<Vec<f64>> = Vec::new();
+    let mut rng = Rng::stream(0, "pca");
+    for _ in 0..2 {
+        let mut v: Vec<f64> = (0..d).map(|_| rng.normal()).collect();
+        normalize(&mut v);
+        for _ in 0..300 {
+            let xv = project(&v);
+            let mut next = vec![0.0; d];
+            for (i, &s) in xv.iter().enumerate() {
+                next.iter_mut()
+                    .zip(&centred[i * d..(i + 1) * d])
+                    .for_each(|(a, &x)| *a += s * x);
+            }
+            for c in &components {
+                let dot: f64 = next.iter().zip(c).map(|(a, b)| a * b).sum();
+                next.iter_mut().zip(c).for_each(|(a, b)| *a -= dot * b);
+            }
+            normalize(&mut next);
+            let change: f64 = next.iter().zip(&v).map(|(a, b)| (a - b).abs()).sum();
+            v = next;
+            if change < 1e-10 {
+                break;
+            }
+        }
+        components.push(v);
+    }
+    let (a, b) = (project(&components[0]), project(&components[1]));
+    a.into_iter().zip(b).map(|(x, y)| [x, y]).collect()
+}
+
+/// Settings of [`tsne_2d`].
+#[derive(Clone, Copy, Debug)]
+pub struct TsneOptions {
+    /// Effective number of neighbours.
+    pub perplexity: f64,
+    /// Gradient-descent iterations.
+    pub iterations: usize,
+    /// Seed of the initial layout.
+    pub seed: u64,
+}
+
+impl Default for TsneOptions {
+    fn default() -> Self {
+        Self {
+            perplexity: 30.0,
+            iterations: 500,
+            seed: 0,
+        }
+    }
+}
+
+/// Squared Euclidean distances between all rows.
+fn squared_distances(rows: &Rows) -> Vec<f64> {
+    let n = rows.len();
+    let mut dist = vec![0.0; n * n];
+    for i in 0..n {
+        for j in i + 1..n {
+            let d: f64 = rows
+                .row(i)
+                .iter()
+                .zip(rows.row(j))
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
+            dist[i * n + j] = d;
+            dist[j * n + i] = d;
+        }
+    }
+    dist
+}
+
+/// Symmetric joint probabilities `p_ij` whose conditionals have the given perplexity (a
+/// bisection on each row's precision).
+fn joint_probabilities(dist: &[f64], n: usize, perplexity: f64) -> Vec<f64> {
+    let target = perplexity.min((n - 1) as f64 / 3.0).max(1.0).ln();
+    let mut p = vec![0.0; n * n];
+    for i in 0..n {
+        let row = &dist[i * n..(i + 1) * n];
+        let (mut beta, mut lo, mut hi) = (1.0f64, 0.0f64, f64::INFINITY);
+        for _ in 0..60 {
+            let mut sum = 0.0;
+            let mut weighted = 0.0;
+            for (j, &d) in row.iter().enumerate() {
+                if j != i {
+                    let e = (-beta * d).exp();
+                    sum += e;
+                    weighted += d * e;
+                }
+            }
+            let sum = sum.max(1e-300);
+            // Entropy of the conditional distribution, in nats.
+            let entropy = sum.ln() + beta * weighted / sum;
+            if (entropy - target).abs() < 1e-5 {
+                break;
+            }
+            if entropy > target {
+                lo = beta;
+                beta = if hi.is_finite() {
+                    (beta + hi) / 2.0
+                } else {
+                    beta * 2.0
+                };
+            } else {
+                hi = beta;
+                beta = (beta + lo) / 2.0;
+            }
+        }
+        let mut sum = 0.0;
+        for j in 0..n {
+            if j != i {
+                let e = (-beta * row[j]).exp();
+                p[i * n + j] = e;
+                sum += e;
+            }
+        }
+        let sum = sum.max(1e-300);
+        p[i * n..(i + 1) * n].iter_mut().for_each(|v| *v /= sum);
+    }
+    let mut joint = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            joint[i * n + j] = ((p[i * n + j] + p[j * n + i]) / (2.0 * n as f64)).max(1e-12);
+        }
+    }
+    joint
+}
+
+/// Exact t-SNE (van der Maaten and Hinton, 2008) to two dimensions: O(n²) per iteration, meant
+/// for a few thousand points at most. Early exaggeration 12 for the first 100 iterations,
+/// momentum 0.5 then 0.8, adaptive gains, learning rate max(n / 12, 50).
+pub fn tsne_2d(rows: &Rows, opts: TsneOptions) -> Vec<[f64; 2]> {
+    let n = rows.len();
+    if n < 4 {
+        return pca_2d(rows);
+    }
+    let p = joint_probabilities(&squared_distances(rows), n, opts.perplexity);
+    let mut rng = Rng::stream(opts.seed, "tsne");
+    let mut y: Vec<[f64; 2]> = (0..n)
+        .map(|_| [1e-4 * rng.normal(), 1e-4 * rng.normal()])
+        .collect();
+    let mut velocity = vec![[0.0f64; 2]; n];
+    let mut gains = vec![[1.0f64; 2]; n];
+    let rate = (n as f64 / 12.0).max(50.0);
+    let mut num = vec![0.0f64; n * n];
+    for iter in 0..opts.iterations {
+        let exaggeration = if iter < 100 { 12.0 } else { 1.0 };
+        let momentum = if iter < 250 { 0.5 } else { 0.8 };
+        let mut total = 0.0;
+        for i in 0..n {
+            for j in i + 1..n {
+                let dx = y[i][0] - y[j][0];
+                let dy = y[i][1] - y[j][1];
+                let q = 1.0 / (1.0 + dx * dx + dy * dy);
+                num[i * n + j] = q;
+                num[j * n + i] = q;
+                total += 2.0 * q;
+            }
+        }
+        let total = total.max(1e-300);
+        for i in 0..n {
+            let mut grad = [0.0f64; 2];
+            for j in 0..n {
+                if i == j {
+                    continue;
+                }
+                let q = num[i * n + j];
+                let coeff = 4.0 * (exaggeration * p[i * n + j] - q / total) * q;
+                grad[0] += coeff * (y[i][0] - y[j][0]);
+                grad[1] += coeff * (y[i][1] - y[j][1]);
+            }
+            for k in 0..2 {
+                let same_sign = (grad[k] > 0.0) == (velocity[i][k] > 0.0);
+                gains[i][k] = if same_sign {
+                    (gains[i][k] * 0.8).max(0.01)
+                } else {
+                    gains[i][k] + 0.2
+                };
+                velocity[i][k] = momentum * velocity[i][k] - rate * gains[i][k] * grad[k];
+            }
+        }
+        let mut mean = [0.0f64; 2];
+        for (yi, vi) in y.iter_mut().zip(&velocity) {
+            yi[0] += vi[0];
+            yi[1] += vi[1];
+            mean[0] += yi[0] / n as f64;
+            mean[1] += yi[1] / n as f64;
+        }
+        for yi in &mut y {
+            yi[0] -= mean[0];
+            yi[1] -= mean[1];
+        }
+    }
+    y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two tight clusters in 5-D, far apart along one axis.
+    fn two_clusters(n: usize) -> (Rows, Vec<usize>) {
+        let mut rng = Rng::new(3);
+        let mut values = Vec::new();
+        let mut labels = Vec::new();
+        for i in 0..n {
+            let c = i % 2;
+            for k in 0..5 {
+                let centre = if k == 2 { 10.0 * c as f64 } else { 0.0 };
+                values.push(centre + 0.1 * rng.normal());
+            }
+            labels.push(c);
+        }
+        (Rows { values, dim: 5 }, labels)
+    }
+
+    /// Whether every point's nearest neighbour in the embedding has its class.
+    fn neighbours_agree(points: &[[f64; 2]], labels: &[usize]) -> bool {
+        (0..points.len()).all(|i| {
+            let nearest = (0..points.len())
+                .filter(|&j| j != i)
+                .min_by(|&a, &b| {
+                    let d = |j: usize| {
+                        (points[i][0] - points[j][0]).powi(2)
+                            + (points[i][1] - points[j][1]).powi(2)
+                    };
+                    d(a).total_cmp(&d(b))
+                })
+                .unwrap();
+            labels[nearest] == labels[i]
+        })
+    }
+
+    #[test]
+    fn pca_finds_the_axis_of_largest_variance() {
+        let (rows, labels) = two_clusters(40);
+        let pts = pca_2d(&rows);
+        // The first component separates the clusters by about 10, with the sign free.
+        let gap: f64 = (0..40)
+            .map(|i| pts[i][0] * if labels[i] == 0 { -1.0 } else { 1.0 })
+            .sum::<f64>()
+            / 40.0;
+        assert!((gap.abs() - 5.0).abs() < 0.5, "{gap}");
+        assert!(neighbours_agree(&pts, &labels));
+    }
+
+    #[test]
+    fn tsne_keeps_clusters_apart() {
+        let (rows, labels) = two_clusters(60);
+        let pts = tsne_2d(
+            &rows,
+            TsneOptions {
+                perplexity: 10.0,
+                iterations: 300,
+                seed: 1,
+            },
+        );
+        assert_eq!(pts.len(), 60);
+        assert!(pts.iter().all(|p| p[0].is_finite() && p[1].is_finite()));
+        assert!(neighbours_agree(&pts, &labels));
+    }
+}

@@ -1,0 +1,276 @@
+//! What a person reads after a run: `report.html` (curves, confusion matrices, calibration,
+//! feature embeddings, decision regions), run comparison tables and TensorBoard event files.
+
+pub mod calibration;
+pub mod compare;
+pub mod embed;
+pub mod html;
+pub mod plots;
+pub mod tensorboard;
+
+use crate::eval::{EvalInputs, ModelEval, Output, predict_rows, predict_rows_at};
+use crate::io::write_atomic;
+use crate::train::metrics::{MetricsLine, read_metrics};
+use crate::train::run::{RunDir, SplitRecord, Summary};
+use crate::train::trainer::{Session, load_session};
+use anyhow::{Context, Result};
+use calibration::{Calibration, calibration, softmax_rows};
+use embed::{Rows, TsneOptions, pca_2d, tsne_2d};
+use metapseudo_data::Rng;
+use metapseudo_data::dataset::{Examples, Samples};
+use plots::GridPrediction;
+use std::path::PathBuf;
+
+/// Confidence bins of the reliability diagrams.
+pub const CALIBRATION_BINS: usize = 15;
+/// Grid cells per side of the decision-region plots.
+const GRID_CELLS: usize = 80;
+/// Unlabeled training points drawn on the decision-region plots.
+const REGION_POINTS: usize = 1000;
+
+/// One evaluated model: its test metrics and calibration.
+#[derive(Clone, Debug)]
+pub struct ModelReport {
+    /// `student`, `ema`, `teacher`, ...
+    pub name: String,
+    /// Accuracy, per-class accuracy and confusion matrix on the test split.
+    pub eval: ModelEval,
+    /// Expected calibration error and reliability bins on the test split.
+    pub calibration: Calibration,
+}
+
+/// A 2-D embedding of some test examples' penultimate features.
+#[derive(Clone, Debug)]
+pub struct Embedding {
+    /// `PCA` or `t-SNE`.
+    pub method: &'static str,
+    /// Coordinates.
+    pub points: Vec<[f64; 2]>,
+    /// True class of each point.
+    pub labels: Vec<usize>,
+}
+
+/// Decision regions of the models of a run on 2-D data.
+#[derive(Clone, Debug)]
+pub struct Regions {
+    /// Each model's predicted class over the grid.
+    pub grids: Vec<(String, GridPrediction)>,
+    /// Training points drawn on top (labeled ones and a sample of unlabeled ones).
+    pub points: Vec<[f64; 2]>,
+    /// Their classes (`None`: shown as unlabeled).
+    pub labels: Vec<Option<usize>>,
+}
+
+/// Everything `report.html` shows.
+#[derive(Clone, Debug)]
+pub struct ReportContent {
+    /// The summary of the run.
+    pub summary: Summary,
+    /// The effective configuration as TOML.
+    pub config_toml: String,
+    /// The labeled split.
+    pub split: SplitRecord,
+    /// The logged scalars.
+    pub metrics: Vec<MetricsLine>,
+    /// Every evaluated model.
+    pub models: Vec<ModelReport>,
+    /// Which model the embeddings are of.
+    pub embedded_model: String,
+    /// Test examples in the test split.
+    pub test_size: usize,
+    /// PCA and (when enabled) t-SNE of penultimate features.
+    pub embeddings: Vec<Embedding>,
+    /// Decision regions, for 2-D tabular data.
+    pub regions: Option<Regions>,
+}
+
+/// `count` distinct indices below `n`, drawn from `rng` (all of them, shuffled, when `count`
+/// is at least `n`).
+fn sample_indices(n: usize, count: usize, rng: &mut Rng) -> Vec<usize> {
+    let mut all: Vec<usize> = (0..n).collect();
+    rng.shuffle(&mut all);
+    all.truncate(count.min(n));
+    all
+}
+
+/// Gathers the report of `session`, which has finished with `summary`.
+pub fn report_content(session: &Session, run: &RunDir, summary: &Summary) -> Result<ReportContent> {
+    let metrics = if run.metrics().exists() {
+        read_metrics(&run.metrics())?
+    } else {
+        Vec::new()
+    };
+    let data = &session.data;
+    let inputs = EvalInputs {
+        examples: &data.dataset.test,
+        normalizer: &data.normalizer,
+    };
+    let truth: Vec<usize> = inputs
+        .examples
+        .labels()
+        .iter()
+        .map(|l| l.unwrap_or(0))
+        .collect();
+    let classes = data.dataset.num_classes();
+    let models = session
+        .models()
+        .into_iter()
+        .map(|(name, model)| {
+            let logits = predict_rows(model, inputs, Output::Logits, &session.device);
+            let pred: Vec<usize> = logits.iter().map(|r| crate::eval::argmax_row(r)).collect();
+            ModelReport {
+                name: name.to_string(),
+                eval: ModelEval::from_predictions(&pred, &truth, classes),
+                calibration: calibration(&softmax_rows(&logits), &truth, CALIBRATION_BINS),
+            }
+        })
+        .collect();
+    let out = &session.config.output;
+    let embedded = session
+        .models()
+        .into_iter()
+        .find(|(n, _)| *n == summary.reported_model)
+        .or_else(|| session.models().into_iter().next())
+        .context("the run has no model")?;
+    let mut rng = Rng::stream(session.config.seed, "report");
+    let chosen = sample_indices(inputs.examples.len(), out.embed_points, &mut rng);
+    let features = predict_rows_at(
+        embedded.1,
+        inputs,
+        &chosen,
+        Output::Features,
+        &session.device,
+    );
+    let labels: Vec<usize> = chosen.iter().map(|&i| truth[i]).collect();
+    let mut embeddings = Vec::new();
+    if !features.is_empty() {
+        embeddings.push(Embedding {
+            method: "PCA",
+            points: pca_2d(&Rows::from_vecs(&features)),
+            labels: labels.clone(),
+        });
+        let k = out.tsne_points.min(features.len());
+        if k >= 10 {
+            let points = tsne_2d(
+                &Rows::from_vecs(&features[..k]),
+                TsneOptions {
+                    seed: session.config.seed,
+                    ..TsneOptions::default()
+                },
+            );
+            embeddings.push(Embedding {
+                method: "t-SNE",
+                points,
+                labels: labels[..k].to_vec(),
+            });
+        }
+    }
+    Ok(ReportContent {
+        summary: summary.clone(),
+        config_toml: session.config.to_toml(),
+        split: data.split.clone(),
+        metrics,
+        models,
+        embedded_model: embedded.0.to_string(),
+        test_size: inputs.examples.len(),
+        embeddings,
+        regions: decision_regions(session, &mut rng),
+    })
+}
+
+/// Each model's decision regions over the training data's bounding box, for 2-D tables.
+fn decision_regions(session: &Session, rng: &mut Rng) -> Option<Regions> {
+    let data = &session.data;
+    let train = data.dataset.train.table().filter(|t| t.dim == 2)?;
+    let range = |k: usize| {
+        let (lo, hi) = (0..train.len())
+            .map(|i| f64::from(train.row(i)[k]))
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+        let pad = 0.1 * (hi - lo).max(1e-6);
+        (lo - pad, hi + pad)
+    };
+    let template = GridPrediction {
+        x_range: range(0),
+        y_range: range(1),
+        cells: GRID_CELLS,
+        classes: Vec::new(),
+    };
+    let mut grid = Samples::new(2);
+    for iy in 0..GRID_CELLS {
+        for ix in 0..GRID_CELLS {
+            let (x, y) = template.centre(ix, iy);
+            grid.push(&[x as f32, y as f32], None);
+        }
+    }
+    let grid = Examples::Table(grid);
+    let inputs = EvalInputs {
+        examples: &grid,
+        normalizer: &data.normalizer,
+    };
+    let grids = session
+        .models()
+        .into_iter()
+        .map(|(name, model)| {
+            let classes = predict_rows(model, inputs, Output::Logits, &session.device)
+                .iter()
+                .map(|r| crate::eval::argmax_row(r))
+                .collect();
+            (
+                name.to_string(),
+                GridPrediction {
+                    classes,
+                    ..template.clone()
+                },
+            )
+        })
+        .collect();
+    let labeled = &data.split.labeled_indices;
+    let unlabeled: Vec<usize> = sample_indices(data.unlabeled.len(), REGION_POINTS, rng)
+        .into_iter()
+        .map(|k| data.unlabeled[k])
+        .filter(|i| !labeled.contains(i))
+        .collect();
+    let coords = |i: usize| {
+        let r = train.row(i);
+        [f64::from(r[0]), f64::from(r[1])]
+    };
+    let mut points: Vec<[f64; 2]> = unlabeled.iter().map(|&i| coords(i)).collect();
+    let mut labels: Vec<Option<usize>> = vec![None; points.len()];
+    for &i in labeled {
+        points.push(coords(i));
+        labels.push(train.labels[i]);
+    }
+    Some(Regions {
+        grids,
+        points,
+        labels,
+    })
+}
+
+/// `report.html` of a run folder.
+pub fn report_path(run: &RunDir) -> PathBuf {
+    run.dir.join("report.html")
+}
+
+/// Writes `report.html` for a finished `session`.
+pub fn write_report(session: &Session, run: &RunDir, summary: &Summary) -> Result<PathBuf> {
+    let content = report_content(session, run, summary)?;
+    let page = html::page(&content)?;
+    let path = report_path(run);
+    write_atomic(&path, page.as_bytes())?;
+    Ok(path)
+}
+
+/// Rebuilds `report.html` of a run folder from its checkpoint, metrics and summary.
+pub fn rebuild_report(run: &RunDir) -> Result<PathBuf> {
+    let (session, _) = load_session(run)?;
+    let summary = match std::fs::read_to_string(run.summary()) {
+        Ok(text) => serde_json::from_str(&text)
+            .with_context(|| format!("{} is invalid", run.summary().display()))?,
+        // A run stopped before its end: report it as it stands.
+        Err(_) => session.summary(session.elapsed_before),
+    };
+    write_report(&session, run, &summary)
+}
