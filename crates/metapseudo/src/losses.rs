@@ -37,17 +37,52 @@ pub struct MaskedLoss {
     pub mask_ratio: Tensor<1>,
 }
 
+/// How a consistency loss compares a target distribution with a prediction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consistency {
+    /// `sum_c -q_c log softmax(logits)_c` (the reference).
+    CrossEntropy,
+    /// `-cos(q, softmax(logits))`: negative cosine similarity of the probability vectors.
+    Cosine,
+}
+
+impl Consistency {
+    /// From `uda.unlabeled_loss` (`ce` or `cosine`).
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "cosine" => Consistency::Cosine,
+            _ => Consistency::CrossEntropy,
+        }
+    }
+
+    /// The loss of each row `[rows, 1]`; gradients flow into `logits` only.
+    pub fn per_row(self, targets: Tensor<2>, logits: Tensor<2>) -> Tensor<2> {
+        match self {
+            Consistency::CrossEntropy => (targets * log_softmax(logits, 1)).sum_dim(1).neg(),
+            Consistency::Cosine => {
+                let p = softmax(logits, 1);
+                let dot = (targets.clone() * p.clone()).sum_dim(1);
+                let norms = (targets.powi_scalar(2).sum_dim(1) * p.powi_scalar(2).sum_dim(1))
+                    .sqrt()
+                    .clamp_min(1e-12);
+                (dot / norms).neg()
+            }
+        }
+    }
+}
+
 /// UDA's loss: targets `q = softmax(sg(weak) / temperature)`, rows kept where `max q >=
-/// threshold`, cross entropy of the strong-view logits against `q`.
+/// threshold`, the consistency loss of the strong-view logits against `q`.
 pub fn uda_loss(
     weak: Tensor<2>,
     strong: Tensor<2>,
     temperature: f64,
     threshold: f64,
+    kind: Consistency,
 ) -> MaskedLoss {
     let q = softmax(weak.detach().div_scalar(temperature), 1);
     let mask = q.clone().max_dim(1).greater_equal_elem(threshold).float();
-    let per_row = (q * log_softmax(strong, 1)).sum_dim(1).neg();
+    let per_row = kind.per_row(q, strong);
     MaskedLoss {
         loss: (per_row * mask.clone()).mean(),
         mask_ratio: mask.mean(),
@@ -116,7 +151,7 @@ mod tests {
         // Weak row 1 is confident after sharpening, row 2 (uniform) is not.
         let weak = logits(&[3.0, 0.0, 0.0, 0.0], 2, &d);
         let strong = logits(&[1.0, 0.0, 0.0, 1.0], 2, &d);
-        let out = uda_loss(weak, strong, 0.5, 0.6);
+        let out = uda_loss(weak, strong, 0.5, 0.6, Consistency::CrossEntropy);
         assert!((scalar(out.mask_ratio) - 0.5).abs() < 1e-6);
         // q1 = softmax([6, 0]); CE of strong row 1 = -(q0 log s0 + q1 log s1).
         let q0 = 6f64.exp() / (6f64.exp() + 1.0);
@@ -124,6 +159,51 @@ mod tests {
         let ls1 = -(1f64.exp() + 1.0).ln();
         let ce = -(q0 * ls0 + (1.0 - q0) * ls1);
         assert!((scalar(out.loss) - ce / 2.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn cosine_consistency_has_the_finite_difference_gradient() {
+        let d = Device::flex().autodiff();
+        let target = logits(&[0.7, 0.2, 0.1, 0.1, 0.1, 0.8], 2, &d);
+        let x = [0.3f32, -0.2, 0.5, 1.0, 0.0, -1.0];
+        let loss_at = |values: &[f32]| {
+            let z = logits(values, 2, &d).require_grad();
+            let l = Consistency::Cosine
+                .per_row(target.clone(), z.clone())
+                .mean();
+            (z, l)
+        };
+        let (z, l) = loss_at(&x);
+        // Value of row 1 by hand: -cos(q, softmax(z)).
+        let e: Vec<f64> = x[..3].iter().map(|&v| f64::from(v).exp()).collect();
+        let p: Vec<f64> = e.iter().map(|v| v / e.iter().sum::<f64>()).collect();
+        let q = [0.7, 0.2, 0.1];
+        let dot: f64 = p.iter().zip(q).map(|(a, b)| a * b).sum();
+        let norm = p.iter().map(|v| v * v).sum::<f64>().sqrt()
+            * q.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let rows = Consistency::Cosine.per_row(target.clone(), logits(&x, 2, &d));
+        let rows: Vec<f32> = rows.into_data().try_into_vec().unwrap();
+        assert!((f64::from(rows[0]) + dot / norm).abs() < 1e-5);
+        let grads = l.backward();
+        let g: Vec<f32> = z.grad(&grads).unwrap().into_data().try_into_vec().unwrap();
+        assert!(
+            g.iter().any(|v| v.abs() > 1e-3),
+            "the cosine loss has a gradient: {g:?}"
+        );
+        let h = 1e-2f32;
+        for k in 0..x.len() {
+            let mut up = x;
+            up[k] += h;
+            let mut down = x;
+            down[k] -= h;
+            let fd = (scalar(loss_at(&up).1.inner()) - scalar(loss_at(&down).1.inner()))
+                / (2.0 * f64::from(h));
+            assert!(
+                (fd - f64::from(g[k])).abs() < 1e-3,
+                "component {k}: {fd} vs {}",
+                g[k]
+            );
+        }
     }
 
     #[test]

@@ -266,7 +266,7 @@ struct TrainArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Continue the run in this folder from its last checkpoint.
-    #[arg(long, conflicts_with_all = ["data", "method", "seed", "steps", "budget", "preset", "config", "sets", "out", "checkpoint_every", "skip_bad_images", "tensorboard"])]
+    #[arg(long, conflicts_with_all = ["data", "method", "seed", "steps", "budget", "preset", "config", "sets", "out", "checkpoint_every", "skip_bad_images", "tensorboard", "unlabeled_loss"])]
     resume: Option<PathBuf>,
     /// Save a checkpoint and exit after this many steps.
     #[arg(long)]
@@ -277,6 +277,9 @@ struct TrainArgs {
     /// Skip undecodable images in a folder with a warning.
     #[arg(long)]
     skip_bad_images: bool,
+    /// Unlabeled consistency loss of UDA and the MPL teacher: ce or cosine.
+    #[arg(long)]
+    unlabeled_loss: Option<String>,
     /// Write TensorBoard event files of every logged scalar into the run folder.
     #[arg(long)]
     tensorboard: bool,
@@ -309,6 +312,9 @@ impl TrainArgs {
         }
         if self.tensorboard {
             flag("output.tensorboard", Value::Boolean(true));
+        }
+        if let Some(l) = &self.unlabeled_loss {
+            flag("uda.unlabeled_loss", Value::String(l.clone()));
         }
         let budget = [
             (

@@ -57,3 +57,13 @@ fn smpl_follows_the_moons() {
     assert!(s.accuracy > 0.9, "smpl: {}", s.accuracy);
     assert!(!s.models.contains_key("teacher"));
 }
+
+#[test]
+fn cosine_consistency_trains_uda_and_the_mpl_teacher() {
+    let s = run("uda", &["uda.unlabeled_loss=\"cosine\""]);
+    assert!(s.accuracy > 0.9, "uda with cosine: {}", s.accuracy);
+    // The cosine term's gradient is bounded (smaller than cross entropy's), so the teacher
+    // takes the preset's full 3000 steps.
+    let s = run("mpl", &["uda.unlabeled_loss=\"cosine\"", "train.steps=3000"]);
+    assert!(s.models["teacher"].accuracy > 0.9, "{:?}", s.models);
+}

@@ -229,6 +229,10 @@ pub struct UdaConfig {
     pub weight: f64,
     /// Steps of the linear ramp of the weight (also ramps pseudo-labelling's weight).
     pub ramp_steps: u64,
+    /// The per-example consistency loss: `ce` (cross entropy against the sharpened target, the
+    /// reference) or `cosine` (negative cosine similarity between the target and the predicted
+    /// probabilities, with a gradient through the prediction).
+    pub unlabeled_loss: String,
 }
 
 /// Threshold pseudo-labelling options.
@@ -411,6 +415,7 @@ impl Default for UdaConfig {
             threshold: 0.6,
             weight: 8.0,
             ramp_steps: 5000,
+            unlabeled_loss: "ce".into(),
         }
     }
 }
@@ -520,6 +525,11 @@ impl Config {
             "mpl.sign",
             &self.mpl.sign,
             &["new-minus-old", "old-minus-new"],
+        )?;
+        one_of(
+            "uda.unlabeled_loss",
+            &self.uda.unlabeled_loss,
+            &["ce", "cosine"],
         )?;
         one_of(
             "mpl.student_target",

@@ -2,7 +2,7 @@
 
 use super::{Scalar, Scalars};
 use crate::config::{Config, UdaConfig};
-use crate::losses::{MaskedLoss, ramp_weight, uda_loss};
+use crate::losses::{Consistency, MaskedLoss, ramp_weight, uda_loss};
 use crate::models::Network;
 use crate::train::TensorBatch;
 use burn::tensor::Tensor;
@@ -49,10 +49,18 @@ impl UdaTerms {
             threshold,
             weight,
             ramp_steps,
+            ref unlabeled_loss,
         } = config.uda;
+        let kind = Consistency::from_name(unlabeled_loss);
         Self {
             sup: b.supervised_loss(v.labeled.clone(), config.train.label_smoothing),
-            uda: uda_loss(v.weak.clone(), v.strong.clone(), temperature, threshold),
+            uda: uda_loss(
+                v.weak.clone(),
+                v.strong.clone(),
+                temperature,
+                threshold,
+                kind,
+            ),
             weight: ramp_weight(weight, step, ramp_steps),
         }
     }

@@ -247,3 +247,35 @@ impl Method for Mpl {
         self.feedback.load_state(state, device)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, TensorData};
+
+    /// The gradient of `h * teacher_term` with respect to the teacher's strong-view logits.
+    fn mpl_gradient(target: StudentTarget) -> Vec<f32> {
+        let d = Device::flex().autodiff();
+        let values = vec![1.5f32, -0.3, 0.2, 0.1, 0.9, -1.2];
+        let strong =
+            Tensor::<2>::from_data(TensorData::new(values.clone(), [2, 3]), &d).require_grad();
+        let weak = Tensor::<2>::from_data(TensorData::new(values, [2, 3]), &d);
+        let h = 0.7;
+        let loss = target.teacher_term(&weak, &strong).mul_scalar(h);
+        let grads = loss.backward();
+        strong
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_into_vec()
+            .unwrap()
+    }
+
+    #[test]
+    fn soft_targets_give_the_teacher_no_mpl_signal() {
+        let soft = mpl_gradient(StudentTarget::Soft);
+        assert!(soft.iter().all(|g| g.abs() < 1e-6), "soft: {soft:?}");
+        let hard = mpl_gradient(StudentTarget::HardStrong);
+        assert!(hard.iter().any(|g| g.abs() > 0.01), "hard: {hard:?}");
+    }
+}

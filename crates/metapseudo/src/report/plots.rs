@@ -492,7 +492,10 @@ mod tests {
         assert!(s.starts_with("<svg") && s.contains("loss/sup") && s.contains("<polyline"));
         let names = vec!["a".to_string(), "b".to_string()];
         let h = confusion_heatmap("confusion", &names, &[vec![5, 1], vec![0, 7]]).unwrap();
-        assert!(h.contains("\n7\n</text>") && h.matches("<rect").count() >= 4, "{h}");
+        assert!(
+            h.contains("\n7\n</text>") && h.matches("<rect").count() >= 4,
+            "{h}"
+        );
         let b = bar_chart("per class", &names, &[("ema".into(), vec![0.5, 0.9])]).unwrap();
         assert!(b.contains("ema"));
         assert_eq!(class_colour(0), RGBColor(31, 119, 180));
