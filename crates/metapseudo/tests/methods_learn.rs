@@ -64,6 +64,17 @@ fn cosine_consistency_trains_uda_and_the_mpl_teacher() {
     assert!(s.accuracy > 0.9, "uda with cosine: {}", s.accuracy);
     // The cosine term's gradient is bounded (smaller than cross entropy's), so the teacher
     // takes the preset's full 3000 steps.
-    let s = run("mpl", &["uda.unlabeled_loss=\"cosine\"", "train.steps=3000"]);
+    let s = run(
+        "mpl",
+        &["uda.unlabeled_loss=\"cosine\"", "train.steps=3000"],
+    );
     assert!(s.models["teacher"].accuracy > 0.9, "{:?}", s.models);
+}
+
+#[test]
+fn metasemi_follows_the_moons() {
+    // The preset's full 3000 steps; supervised alone reaches about 0.86 there.
+    let s = run("metasemi", &["train.steps=3000"]);
+    assert!(s.accuracy > 0.95, "metasemi: {}", s.accuracy);
+    assert!(!s.models.contains_key("teacher"));
 }

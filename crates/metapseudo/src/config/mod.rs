@@ -42,6 +42,8 @@ pub struct Config {
     pub uda: UdaConfig,
     /// Threshold pseudo-labelling options.
     pub pseudo_label: PseudoLabelConfig,
+    /// MetaSemi options.
+    pub metasemi: MetasemiConfig,
     /// What a run writes besides its metrics, checkpoints and summary.
     pub output: OutputConfig,
 }
@@ -243,6 +245,33 @@ pub struct PseudoLabelConfig {
     pub threshold: f64,
 }
 
+/// MetaSemi (meta-learned consistency targets) options.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetasemiConfig {
+    /// Size of the finite-difference step: the parameters move by `epsilon / ||g||` times the
+    /// labeled-loss gradient `g` (0.01 in the paper).
+    pub epsilon: f64,
+    /// Final weight of the mean-squared consistency loss.
+    pub weight: f64,
+    /// Steps of the linear ramp of the weight.
+    pub ramp_steps: u64,
+    /// Which unlabeled view the targets and the consistency loss use: `weak` (one view for
+    /// both, as the paper) or `strong` (targets on the weak view, loss on the strong one).
+    pub view: String,
+}
+
+impl Default for MetasemiConfig {
+    fn default() -> Self {
+        Self {
+            epsilon: 0.01,
+            weight: 1.0,
+            ramp_steps: 0,
+            view: "weak".into(),
+        }
+    }
+}
+
 /// Report and TensorBoard output of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -283,6 +312,7 @@ impl Default for Config {
             mpl: MplConfig::default(),
             uda: UdaConfig::default(),
             pseudo_label: PseudoLabelConfig::default(),
+            metasemi: MetasemiConfig::default(),
             output: OutputConfig::default(),
         }
     }
@@ -427,7 +457,14 @@ impl Default for PseudoLabelConfig {
 }
 
 /// The methods `--method` accepts.
-pub const METHODS: &[&str] = &["supervised", "pseudo-label", "uda", "mpl", "smpl"];
+pub const METHODS: &[&str] = &[
+    "supervised",
+    "pseudo-label",
+    "uda",
+    "mpl",
+    "smpl",
+    "metasemi",
+];
 
 fn one_of(option: &str, value: &str, valid: &[&str]) -> anyhow::Result<()> {
     if valid.contains(&value) {

@@ -50,6 +50,9 @@ schedule = "constant"
 [uda]
 weight = 4.0
 ramp_steps = 200
+[metasemi]
+view = "strong"
+weight = 1.0
 "#;
 
 /// The MPL paper's two-moons recipe (figure 1), as changes to [`MOONS`]: MLP 2-8-8-2 with
@@ -100,6 +103,9 @@ wait_steps = 1000
 [uda]
 weight = 1.0
 ramp_steps = 1000
+[metasemi]
+view = "strong"
+weight = 5.0
 "#;
 
 /// Generic numeric tables (CSV), as changes to [`DIGITS`]: 10% of each class labeled, batch 32.
@@ -152,6 +158,10 @@ warmup_steps = 100
 wait_steps = 300
 [uda]
 weight = 2.0
+ramp_steps = 500
+[metasemi]
+view = "strong"
+weight = 5.0
 ramp_steps = 500
 "#;
 

@@ -2,6 +2,7 @@
 //! [`TrainContext`]; schedules, EMA, logging, checkpoints and evaluation live in the loop.
 
 pub mod common;
+pub mod metasemi;
 pub mod mpl;
 pub mod pseudo_label;
 pub mod smpl;
@@ -56,6 +57,7 @@ pub fn build(config: &Config) -> Box<dyn Method> {
         "pseudo-label" => Box::new(pseudo_label::PseudoLabel::new(config)),
         "uda" => Box::new(uda::Uda::new(config)),
         "smpl" => Box::new(smpl::Smpl::new(config)),
+        "metasemi" => Box::new(metasemi::MetaSemi::new(config)),
         _ => Box::new(mpl::Mpl::new(config)),
     }
 }
