@@ -153,3 +153,36 @@ fn an_image_run_with_worker_threads_resumes_exactly() {
     assert_same_metrics(&a, &b);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn metasemi_resumes_exactly() {
+    let dir = temp_dir("resume-metasemi");
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--quiet",
+            "--data",
+            "digits",
+            "--method",
+            "metasemi",
+            "--steps",
+            "120",
+            "--set",
+            "train.eval_every=40",
+            "--set",
+            "output.report=false",
+            "--out",
+        ];
+        args.push(out.to_str().unwrap());
+        args.extend(extra);
+        let o = metapseudo(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    run(&a, &[]);
+    run(&b, &["--stop-at", "70"]);
+    resume(&b, &[]);
+    assert_eq!(results(&a), results(&b));
+    assert_same_metrics(&a, &b);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
