@@ -163,7 +163,7 @@ enum BenchCommand {
         /// Unlabeled examples per labeled one.
         #[arg(long, default_value_t = 7)]
         mu: usize,
-        /// Method: supervised, pseudo-label, uda, mpl, smpl.
+        /// Method: supervised, pseudo-label, uda, mpl, smpl, metasemi.
         #[arg(long, default_value = "supervised")]
         method: String,
         /// One example's shape, CxHxW (or a feature count for the MLP).
@@ -242,7 +242,7 @@ struct TrainArgs {
     /// Data: moons, digits, csv:PATH, idx:DIR, cifar10:DIR, cifar100:DIR, svhn:DIR, folder:DIR.
     #[arg(long)]
     data: Option<String>,
-    /// Method: supervised, pseudo-label, uda, mpl or smpl.
+    /// Method: supervised, pseudo-label, uda, mpl, smpl or metasemi.
     #[arg(long)]
     method: Option<String>,
     /// Run seed (labeled subset, initialisation, batch order, augmentation).
@@ -669,6 +669,13 @@ fn cmd_models() -> Result<()> {
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` and the like: end quietly when the reader goes away, as Unix
+    // tools do, instead of panicking on the failed write.
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => cmd_train(*args),

@@ -8,7 +8,10 @@ fn run(method: &str, extra: &[&str]) -> Summary {
     let mut sets = vec![format!("method={method}"), "train.steps=1500".into()];
     sets.extend(extra.iter().map(|s| s.to_string()));
     let config = common::config_with(None, &sets);
-    let dir = common::temp_dir(&format!("learn-{method}"));
+    // One folder per call: tests of the same method run at the same time.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let k = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = common::temp_dir(&format!("learn-{method}-{k}"));
     let summary = common::train_to_end(
         &config,
         &RunDir {

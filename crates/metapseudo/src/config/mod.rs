@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Preset the defaults came from (`moons`, `digits`, `tabular`); recorded for the reader.
     pub preset: String,
-    /// Training method: `supervised`, `pseudo-label`, `uda`, `mpl` or `smpl`.
+    /// Training method: `supervised`, `pseudo-label`, `uda`, `mpl`, `smpl` or `metasemi`.
     pub method: String,
     /// Run seed: labeled subset, initialisation, batch order and augmentation.
     pub seed: u64,
