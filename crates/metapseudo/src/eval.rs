@@ -133,13 +133,12 @@ pub fn evaluate(
         .iter()
         .map(|r| argmax_row(r))
         .collect();
-    let truth: Vec<usize> = inputs
-        .examples
-        .labels()
-        .iter()
-        .map(|l| l.unwrap_or(0))
-        .collect();
-    ModelEval::from_predictions(&pred, &truth, classes)
+    ModelEval::from_predictions(&pred, &true_classes(inputs.examples), classes)
+}
+
+/// The class of every example (0 for the unlabeled, which test splits do not have).
+pub fn true_classes(examples: &Examples) -> Vec<usize> {
+    examples.labels().iter().map(|l| l.unwrap_or(0)).collect()
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! an exported model, applied to image files, folders or CSV rows.
 
 use crate::config::{Config, ModelConfig};
-use crate::eval::argmax_row;
 use crate::io::{TensorFile, write_atomic};
 use crate::models::{ModelShape, Network, build};
 use crate::params::import_tensors;
@@ -391,10 +390,6 @@ pub struct ClassProbability {
 pub fn top_k(probs: &[f32], classes: &[String], k: usize) -> Vec<ClassProbability> {
     let mut order: Vec<usize> = (0..probs.len()).collect();
     order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
-    debug_assert_eq!(
-        order.first().copied(),
-        (!probs.is_empty()).then(|| argmax_row(probs))
-    );
     order
         .into_iter()
         .take(k.max(1))

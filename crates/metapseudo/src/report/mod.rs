@@ -8,7 +8,7 @@ pub mod html;
 pub mod plots;
 pub mod tensorboard;
 
-use crate::eval::{EvalInputs, ModelEval, Output, predict_rows, predict_rows_at};
+use crate::eval::{EvalInputs, ModelEval, Output, predict_rows, predict_rows_at, true_classes};
 use crate::io::write_atomic;
 use crate::train::metrics::{MetricsLine, read_metrics};
 use crate::train::run::{RunDir, SplitRecord, Summary};
@@ -105,12 +105,7 @@ pub fn report_content(session: &Session, run: &RunDir, summary: &Summary) -> Res
         examples: &data.dataset.test,
         normalizer: &data.normalizer,
     };
-    let truth: Vec<usize> = inputs
-        .examples
-        .labels()
-        .iter()
-        .map(|l| l.unwrap_or(0))
-        .collect();
+    let truth = true_classes(inputs.examples);
     let classes = data.dataset.num_classes();
     let models = session
         .models()

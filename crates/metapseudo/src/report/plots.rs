@@ -4,6 +4,7 @@
 use super::calibration::ReliabilityBin;
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -35,6 +36,38 @@ pub fn class_colour(k: usize) -> RGBColor {
 }
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A titled chart on `root` with label areas of `(x, y)` pixels over the ranges `x` and `y`.
+fn chart_on<'a, 'b>(
+    root: &'a Area<'b>,
+    title: &str,
+    label_areas: (u32, u32),
+    x: (f64, f64),
+    y: (f64, f64),
+) -> Result<Chart<'a, 'b>> {
+    ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(label_areas.0)
+        .y_label_area_size(label_areas.1)
+        .build_cartesian_2d(x.0..x.1, y.0..y.1)
+        .map_err(plot_err)
+}
+
+/// Draws the legend of the labelled series at `position`.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    position: SeriesLabelPosition,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .position(position)
+        .draw()
+        .map_err(plot_err)
+}
 
 /// Draws into a fresh SVG of `size` and returns its text.
 fn svg(size: (u32, u32), draw: impl FnOnce(&Area<'_>) -> Result<()>) -> Result<String> {
@@ -81,13 +114,7 @@ pub fn line_chart(title: &str, x_desc: &str, series: &[Series]) -> Result<String
     let (x0, x1) = padded_range(all().map(|p| p.0));
     let (y0, y1) = padded_range(all().map(|p| p.1));
     svg(SIZE, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(55)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(plot_err)?;
+        let mut chart = chart_on(root, title, (35, 55), (x0, x1), (y0, y1))?;
         let integer = |x: &f64| format!("{x:.0}");
         chart
             .configure_mesh()
@@ -119,13 +146,7 @@ pub fn line_chart(title: &str, x_desc: &str, series: &[Series]) -> Result<String
             }
         }
         if series.len() > 1 || series.first().is_some_and(|s| !s.name.is_empty()) {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
-                .map_err(plot_err)?;
+            legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
         Ok(())
     })
@@ -140,13 +161,13 @@ pub fn bar_chart(
     let k = categories.len().max(1);
     let g = groups.len().max(1);
     svg(SIZE, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(45)
-            .y_label_area_size(45)
-            .build_cartesian_2d(-0.5f64..k as f64 - 0.5, 0.0f64..1.05)
-            .map_err(plot_err)?;
+        let mut chart = chart_on(
+            root,
+            title,
+            (45, 45),
+            (-0.5f64, k as f64 - 0.5),
+            (0.0f64, 1.05),
+        )?;
         let label = |x: &f64| index_label(*x, categories);
         chart
             .configure_mesh()
@@ -171,13 +192,7 @@ pub fn bar_chart(
                     Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled())
                 });
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(plot_err)?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         Ok(())
     })
 }
@@ -201,13 +216,13 @@ pub fn confusion_heatmap(
     let k = classes.len().max(1);
     let reversed: Vec<String> = classes.iter().rev().cloned().collect();
     svg(SQUARE, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(45)
-            .y_label_area_size(70)
-            .build_cartesian_2d(-0.5f64..k as f64 - 0.5, -0.5f64..k as f64 - 0.5)
-            .map_err(plot_err)?;
+        let mut chart = chart_on(
+            root,
+            title,
+            (45, 70),
+            (-0.5f64, k as f64 - 0.5),
+            (-0.5f64, k as f64 - 0.5),
+        )?;
         let x_label = |x: &f64| index_label(*x, classes);
         let y_label = |y: &f64| index_label(*y, &reversed);
         chart
@@ -257,13 +272,7 @@ pub fn confusion_heatmap(
 /// calibration, and the bins' mean confidence as points.
 pub fn reliability_diagram(title: &str, bins: &[ReliabilityBin]) -> Result<String> {
     svg(SQUARE, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0.0f64..1.0, 0.0f64..1.0)
-            .map_err(plot_err)?;
+        let mut chart = chart_on(root, title, (40, 50), (0.0f64, 1.0), (0.0f64, 1.0))?;
         chart
             .configure_mesh()
             .x_desc("confidence")
@@ -300,13 +309,7 @@ pub fn reliability_diagram(title: &str, bins: &[ReliabilityBin]) -> Result<Strin
             .map_err(plot_err)?
             .label("mean confidence")
             .legend(move |(x, y)| Circle::new((x + 6, y), 4, red.filled()));
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(plot_err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     })
 }
@@ -321,13 +324,7 @@ pub fn class_scatter(
     let (x0, x1) = padded_range(points.iter().map(|p| p[0]));
     let (y0, y1) = padded_range(points.iter().map(|p| p[1]));
     svg(SQUARE, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(plot_err)?;
+        let mut chart = chart_on(root, title, (30, 50), (x0, x1), (y0, y1))?;
         chart
             .configure_mesh()
             .disable_mesh()
@@ -348,13 +345,7 @@ pub fn class_scatter(
                 .legend(move |(x, y)| Circle::new((x + 6, y), 4, colour.filled()));
         }
         if classes.len() <= 20 {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
-                .map_err(plot_err)?;
+            legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
         Ok(())
     })
@@ -402,13 +393,7 @@ pub fn decision_regions(
     let (y0, y1) = grid.y_range;
     let (dx, dy) = ((x1 - x0) / grid.cells as f64, (y1 - y0) / grid.cells as f64);
     svg(SQUARE, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(45)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(plot_err)?;
+        let mut chart = chart_on(root, title, (30, 45), (x0, x1), (y0, y1))?;
         chart
             .configure_mesh()
             .disable_mesh()
@@ -463,13 +448,7 @@ pub fn decision_regions(
                 )
                 .map_err(plot_err)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(plot_err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })
 }
