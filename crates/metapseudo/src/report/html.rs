@@ -76,7 +76,7 @@ fn magnitude(s: &Series) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// Splits a group's series into charts of similar magnitude (within a factor of 5), so that a
+/// Splits a group's series into charts of similar magnitude (within a factor of 10), so that a
 /// ratio in [0, 1] is not flattened beside a weight of 8.
 pub fn split_by_scale(series: &[Series]) -> Vec<Vec<Series>> {
     let mut sorted: Vec<&Series> = series.iter().collect();
@@ -85,7 +85,7 @@ pub fn split_by_scale(series: &[Series]) -> Vec<Vec<Series>> {
     for s in sorted {
         let m = magnitude(s);
         match parts.last_mut() {
-            Some((first, part)) if m <= 5.0 * first.max(1e-12) => part.push(s.clone()),
+            Some((first, part)) if m <= 10.0 * first.max(1e-12) => part.push(s.clone()),
             _ => parts.push((m, vec![s.clone()])),
         }
     }
