@@ -4,9 +4,13 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// A fresh, empty temporary folder for one test.
+/// A fresh, empty temporary folder, its own on every call (tests running at the same time may
+/// pass the same name).
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("metapseudo-test-{name}-{}", std::process::id()));
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let k = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir =
+        std::env::temp_dir().join(format!("metapseudo-test-{name}-{}-{k}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -8,10 +8,7 @@ fn run(method: &str, extra: &[&str]) -> Summary {
     let mut sets = vec![format!("method={method}"), "train.steps=1500".into()];
     sets.extend(extra.iter().map(|s| s.to_string()));
     let config = common::config_with(None, &sets);
-    // One folder per call: tests of the same method run at the same time.
-    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let k = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = common::temp_dir(&format!("learn-{method}-{k}"));
+    let dir = common::temp_dir(&format!("learn-{method}"));
     let summary = common::train_to_end(
         &config,
         &RunDir {
