@@ -430,9 +430,10 @@ fn cmd_train(args: TrainArgs) -> Result<()> {
 fn cmd_eval(dir: PathBuf, json: bool) -> Result<()> {
     let run = RunDir { dir };
     let (session, _) = load_session(&run)?;
-    let wall = std::fs::read_to_string(run.summary())
+    let wall = run
+        .read_summary()
         .ok()
-        .and_then(|t| serde_json::from_str::<metapseudo::train::run::Summary>(&t).ok())
+        .flatten()
         .map(|s| s.wall_seconds)
         .unwrap_or(session.elapsed_before);
     let summary = session.summary(wall);

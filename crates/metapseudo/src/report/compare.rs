@@ -5,7 +5,7 @@ use super::html::escape;
 use crate::train::run::{RunDir, Summary};
 use anyhow::{Context, Result, bail};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// One finished run.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,7 +81,7 @@ pub fn collect_runs(dirs: &[PathBuf]) -> Result<Vec<RunRow>> {
                 subs
             };
         for run in candidates {
-            match read_summary(&run)? {
+            match (RunDir { dir: run.clone() }).read_summary()? {
                 Some(summary) => rows.push(RunRow { dir: run, summary }),
                 None => eprintln!(
                     "note: {} has no summary.json (not finished); skipped",
@@ -104,21 +104,6 @@ fn list(dirs: &[PathBuf]) -> String {
         .map(|d| d.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn read_summary(dir: &Path) -> Result<Option<Summary>> {
-    let path = RunDir {
-        dir: dir.to_path_buf(),
-    }
-    .summary();
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            Ok(Some(serde_json::from_str(&text).with_context(|| {
-                format!("{} is invalid", path.display())
-            })?))
-        }
-        Err(_) => Ok(None),
-    }
 }
 
 /// Groups runs by (data, labels, method), with the gain over supervised.

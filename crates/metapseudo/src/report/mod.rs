@@ -261,11 +261,10 @@ pub fn write_report(session: &Session, run: &RunDir, summary: &Summary) -> Resul
 /// Rebuilds `report.html` of a run folder from its checkpoint, metrics and summary.
 pub fn rebuild_report(run: &RunDir) -> Result<PathBuf> {
     let (session, _) = load_session(run)?;
-    let summary = match std::fs::read_to_string(run.summary()) {
-        Ok(text) => serde_json::from_str(&text)
-            .with_context(|| format!("{} is invalid", run.summary().display()))?,
+    let summary = match run.read_summary()? {
+        Some(summary) => summary,
         // A run stopped before its end: report it as it stands.
-        Err(_) => session.summary(session.elapsed_before),
+        None => session.summary(session.elapsed_before),
     };
     write_report(&session, run, &summary)
 }

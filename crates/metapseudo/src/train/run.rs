@@ -63,6 +63,20 @@ impl RunDir {
         Ok(config)
     }
 
+    /// Reads `summary.json`: `None` when the run has not finished (no file), an error naming
+    /// the file when it is not a summary.
+    pub fn read_summary(&self) -> Result<Option<Summary>> {
+        let path = self.summary();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                Ok(Some(serde_json::from_str(&text).with_context(|| {
+                    format!("{} is invalid", path.display())
+                })?))
+            }
+            Err(_) => Ok(None),
+        }
+    }
+
     /// Reads the saved split of an existing run.
     pub fn read_split(&self) -> Result<SplitRecord> {
         let path = self.split();
