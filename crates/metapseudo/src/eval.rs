@@ -19,6 +19,12 @@ pub struct ModelEval {
 }
 
 impl ModelEval {
+    /// Metrics from each example's logits (the prediction is the largest) and true class.
+    pub fn from_logits(logits: &[Vec<f32>], truth: &[usize], classes: usize) -> Self {
+        let pred: Vec<usize> = logits.iter().map(|r| argmax_row(r)).collect();
+        Self::from_predictions(&pred, truth, classes)
+    }
+
     /// Metrics from predicted and true classes.
     pub fn from_predictions(pred: &[usize], truth: &[usize], classes: usize) -> Self {
         let mut confusion = vec![vec![0u64; classes]; classes];
@@ -120,20 +126,6 @@ pub fn argmax_row(row: &[f32]) -> usize {
             if v > bv { (i, v) } else { (bi, bv) }
         })
         .0
-}
-
-/// Evaluates `model` on labeled examples.
-pub fn evaluate(
-    model: &Network,
-    inputs: EvalInputs<'_>,
-    classes: usize,
-    device: &Device,
-) -> ModelEval {
-    let pred: Vec<usize> = predict_logits(model, inputs, device)
-        .iter()
-        .map(|r| argmax_row(r))
-        .collect();
-    ModelEval::from_predictions(&pred, &true_classes(inputs.examples), classes)
 }
 
 /// The class of every example (0 for the unlabeled, which test splits do not have).

@@ -8,11 +8,13 @@ pub mod html;
 pub mod plots;
 pub mod tensorboard;
 
-use crate::eval::{EvalInputs, ModelEval, Output, predict_rows, predict_rows_at, true_classes};
+use crate::eval::{
+    EvalInputs, ModelEval, Output, argmax_row, predict_rows, predict_rows_at, true_classes,
+};
 use crate::io::write_atomic;
 use crate::train::metrics::{MetricsLine, read_metrics};
 use crate::train::run::{RunDir, SplitRecord, Summary};
-use crate::train::trainer::{Session, load_session};
+use crate::train::trainer::{Session, TestLogits, load_session};
 use anyhow::{Context, Result};
 use calibration::{Calibration, calibration, softmax_rows};
 use embed::{Rows, TsneOptions, pca_2d, tsne_2d};
@@ -94,7 +96,12 @@ fn sample_indices(n: usize, count: usize, rng: &mut Rng) -> Vec<usize> {
 }
 
 /// Gathers the report of `session`, which has finished with `summary`.
-pub fn report_content(session: &Session, run: &RunDir, summary: &Summary) -> Result<ReportContent> {
+pub fn report_content(
+    session: &Session,
+    run: &RunDir,
+    summary: &Summary,
+    logits: &TestLogits,
+) -> Result<ReportContent> {
     let metrics = if run.metrics().exists() {
         read_metrics(&run.metrics())?
     } else {
@@ -106,18 +113,13 @@ pub fn report_content(session: &Session, run: &RunDir, summary: &Summary) -> Res
         normalizer: &data.normalizer,
     };
     let truth = true_classes(inputs.examples);
-    let classes = data.dataset.num_classes();
-    let models = session
-        .models()
-        .into_iter()
-        .map(|(name, model)| {
-            let logits = predict_rows(model, inputs, Output::Logits, &session.device);
-            let pred: Vec<usize> = logits.iter().map(|r| crate::eval::argmax_row(r)).collect();
-            ModelReport {
-                name: name.to_string(),
-                eval: ModelEval::from_predictions(&pred, &truth, classes),
-                calibration: calibration(&softmax_rows(&logits), &truth, CALIBRATION_BINS),
-            }
+    let evals = session.evaluations(logits);
+    let models = logits
+        .iter()
+        .map(|(name, rows)| ModelReport {
+            name: name.clone(),
+            eval: evals[name].clone(),
+            calibration: calibration(&softmax_rows(rows), &truth, CALIBRATION_BINS),
         })
         .collect();
     let out = &session.config.output;
@@ -210,7 +212,7 @@ fn decision_regions(session: &Session, rng: &mut Rng) -> Option<Regions> {
         .map(|(name, model)| {
             let classes = predict_rows(model, inputs, Output::Logits, &session.device)
                 .iter()
-                .map(|r| crate::eval::argmax_row(r))
+                .map(|r| argmax_row(r))
                 .collect();
             (
                 name.to_string(),
@@ -250,8 +252,13 @@ pub fn report_path(run: &RunDir) -> PathBuf {
 }
 
 /// Writes `report.html` for a finished `session`.
-pub fn write_report(session: &Session, run: &RunDir, summary: &Summary) -> Result<PathBuf> {
-    let content = report_content(session, run, summary)?;
+pub fn write_report(
+    session: &Session,
+    run: &RunDir,
+    summary: &Summary,
+    logits: &TestLogits,
+) -> Result<PathBuf> {
+    let content = report_content(session, run, summary, logits)?;
     let page = html::page(&content)?;
     let path = report_path(run);
     write_atomic(&path, page.as_bytes())?;
@@ -261,10 +268,11 @@ pub fn write_report(session: &Session, run: &RunDir, summary: &Summary) -> Resul
 /// Rebuilds `report.html` of a run folder from its checkpoint, metrics and summary.
 pub fn rebuild_report(run: &RunDir) -> Result<PathBuf> {
     let (session, _) = load_session(run)?;
+    let logits = session.test_logits();
     let summary = match run.read_summary()? {
         Some(summary) => summary,
         // A run stopped before its end: report it as it stands.
-        None => session.summary(session.elapsed_before),
+        None => session.summary_from(&logits, session.elapsed_before),
     };
-    write_report(&session, run, &summary)
+    write_report(&session, run, &summary, &logits)
 }

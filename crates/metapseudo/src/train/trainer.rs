@@ -8,7 +8,7 @@ use super::metrics::{MetricsLog, non_finite_loss, read_scalars};
 use super::progress::Progress;
 use super::run::{RunData, RunDir, Summary};
 use crate::config::Config;
-use crate::eval::{EvalInputs, ModelEval, evaluate};
+use crate::eval::{EvalInputs, ModelEval, predict_logits, true_classes};
 use crate::io::{TensorFile, write_atomic};
 use crate::methods::{self, Method};
 use crate::models::{self, ModelShape, Network};
@@ -22,6 +22,9 @@ use metapseudo_data::pipeline::{BatchStream, PipelineState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Instant;
+
+/// Each model's logits on the test split, by model name.
+pub type TestLogits = Vec<(String, Vec<Vec<f32>>)>;
 
 /// Identifies checkpoint files written by this version.
 const CHECKPOINT_FORMAT: &str = "metapseudo-checkpoint-1";
@@ -199,22 +202,41 @@ impl Session {
         m
     }
 
-    /// Evaluates every model on the test split.
-    pub fn evaluate_all(&self) -> BTreeMap<String, ModelEval> {
+    /// Every model's logits on the test split, by model name.
+    pub fn test_logits(&self) -> TestLogits {
         let inputs = EvalInputs {
             examples: &self.data.dataset.test,
             normalizer: &self.data.normalizer,
         };
-        let classes = self.data.dataset.num_classes();
         self.models()
             .into_iter()
-            .map(|(name, m)| (name.to_string(), evaluate(m, inputs, classes, &self.device)))
+            .map(|(name, m)| (name.to_string(), predict_logits(m, inputs, &self.device)))
             .collect()
+    }
+
+    /// Accuracy, per-class accuracy and confusion matrix of each model from its test logits.
+    pub fn evaluations(&self, logits: &TestLogits) -> BTreeMap<String, ModelEval> {
+        let truth = true_classes(&self.data.dataset.test);
+        let classes = self.data.dataset.num_classes();
+        logits
+            .iter()
+            .map(|(name, rows)| (name.clone(), ModelEval::from_logits(rows, &truth, classes)))
+            .collect()
+    }
+
+    /// Evaluates every model on the test split.
+    pub fn evaluate_all(&self) -> BTreeMap<String, ModelEval> {
+        self.evaluations(&self.test_logits())
     }
 
     /// The summary of the run at its current step.
     pub fn summary(&self, wall_seconds: f64) -> Summary {
-        let models = self.evaluate_all();
+        self.summary_from(&self.test_logits(), wall_seconds)
+    }
+
+    /// The summary of the run at its current step, from test logits already computed.
+    pub fn summary_from(&self, logits: &TestLogits, wall_seconds: f64) -> Summary {
+        let models = self.evaluations(logits);
         let reported = self.config.train.report.clone();
         Summary {
             accuracy: models[&reported].accuracy,
@@ -448,11 +470,13 @@ fn run_loop(
         }
     }
     pb.finish();
-    let summary = s.summary(elapsed(s));
+    // One pass over the test split serves the summary and the report.
+    let logits = s.test_logits();
+    let summary = s.summary_from(&logits, elapsed(s));
     summary.save(&run.summary())?;
     if s.config.output.report {
         // A report that cannot be drawn must not cost the finished run.
-        if let Err(e) = crate::report::write_report(s, run, &summary) {
+        if let Err(e) = crate::report::write_report(s, run, &summary, &logits) {
             eprintln!(
                 "warning: report.html was not written: {e:#}; retry with `metapseudo report {}`",
                 run.dir.display()
