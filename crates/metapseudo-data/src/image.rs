@@ -41,13 +41,7 @@ impl ImageSet {
     /// Writes one HWC image of this set's geometry as channel-planar (CHW) features scaled to
     /// `[0, 1]`, the layout networks take.
     pub fn write_chw(&self, hwc: &[u8], out: &mut [f32]) {
-        let c = self.channels;
-        let plane = self.height * self.width;
-        for (p, px) in hwc.chunks_exact(c).enumerate() {
-            for (ch, &v) in px.iter().enumerate() {
-                out[ch * plane + p] = f32::from(v) / 255.0;
-            }
-        }
+        hwc_to_chw(hwc, self.channels, out);
     }
 
     /// Appends the images of `other` (same geometry) to this set.
@@ -55,6 +49,17 @@ impl ImageSet {
         debug_assert_eq!(self.image_len(), other.image_len());
         self.pixels.extend_from_slice(&other.pixels);
         self.labels.extend_from_slice(&other.labels);
+    }
+}
+
+/// Writes an HWC `u8` image of `channels` channels as channel-planar (CHW) values scaled to
+/// `[0, 1]`; `out` holds `hwc.len()` values.
+pub fn hwc_to_chw(hwc: &[u8], channels: usize, out: &mut [f32]) {
+    let plane = hwc.len() / channels;
+    for (p, px) in hwc.chunks_exact(channels).enumerate() {
+        for (ch, &v) in px.iter().enumerate() {
+            out[ch * plane + p] = f32::from(v) / 255.0;
+        }
     }
 }
 

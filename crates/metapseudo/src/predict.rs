@@ -2,18 +2,20 @@
 //! an exported model, applied to image files, folders or CSV rows.
 
 use crate::config::{Config, ModelConfig};
+use crate::eval::{EvalInputs, predict_logits};
 use crate::io::{TensorFile, write_atomic};
 use crate::models::{ModelShape, Network, build};
 use crate::params::import_tensors;
 use crate::report::calibration::softmax_rows;
 use crate::train::run::{RunData, RunDir};
 use anyhow::{Context, Result, bail};
-use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use metapseudo_data::Rng;
 use metapseudo_data::csv::LabelColumn;
 use metapseudo_data::folder::{image_files_recursive, is_image, load_image_as};
+use metapseudo_data::image::hwc_to_chw;
 use metapseudo_data::normalize::Normalizer;
+use metapseudo_data::{Examples, Samples};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -179,25 +181,15 @@ impl Predictor {
     /// Class probabilities of raw examples (`feature_len()` values each: table rows, or images
     /// channel-planar scaled to `[0, 1]`).
     pub fn probabilities(&self, raw: &[Vec<f32>]) -> Vec<Vec<f32>> {
-        let dim = self.pre.feature_len();
-        let model = self.model.valid();
-        let mut out = Vec::with_capacity(raw.len());
-        for chunk in raw.chunks(256) {
-            let mut x = Vec::with_capacity(chunk.len() * dim);
-            for row in chunk {
-                let mut r = row.clone();
-                self.pre.normalizer.apply_row(&mut r);
-                x.extend(r);
-            }
-            let t = Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), dim]), &self.device);
-            let logits = model.forward(t);
-            let c = logits.dims()[1];
-            let values: Vec<f32> = logits.into_data().try_into_vec().expect("float logits");
-            out.extend(softmax_rows(
-                &values.chunks(c).map(<[f32]>::to_vec).collect::<Vec<_>>(),
-            ));
+        let mut rows = Samples::new(self.pre.feature_len());
+        for r in raw {
+            rows.push(r, None);
         }
-        out
+        let inputs = EvalInputs {
+            examples: &Examples::Table(rows),
+            normalizer: &self.pre.normalizer,
+        };
+        softmax_rows(&predict_logits(&self.model, inputs, &self.device))
     }
 }
 
@@ -266,12 +258,7 @@ fn image_input(path: &Path, pre: &Preprocess) -> Result<Input> {
     }
     let hwc = load_image_as(path, h, c)?;
     let mut features = vec![0.0; c * h * w];
-    let plane = h * w;
-    for (p, px) in hwc.chunks_exact(c).enumerate() {
-        for (ch, &v) in px.iter().enumerate() {
-            features[ch * plane + p] = f32::from(v) / 255.0;
-        }
-    }
+    hwc_to_chw(&hwc, c, &mut features);
     Ok(Input {
         name: path.display().to_string(),
         features,
@@ -294,53 +281,37 @@ fn csv_inputs(path: &Path, pre: &Preprocess) -> Result<Vec<Input>> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
     {
-        let cells: Vec<&str> = line
+        let mut cells: Vec<&str> = line
             .split(',')
             .map(|c| c.trim().trim_matches('"'))
             .collect();
-        let numbers: Option<Vec<f32>> = cells.iter().map(|c| c.parse::<f32>().ok()).collect();
-        let mut values = match numbers {
-            Some(v) => v,
-            None if out.is_empty() && header.is_none() => {
-                header = Some(cells.iter().map(|c| c.to_string()).collect());
-                continue;
-            }
-            None if cells.len() == dim + 1 => {
-                // A row whose label is text: drop the label column, the rest must be numbers.
-                let keep = label_index(pre, header.as_deref(), cells.len(), path)?;
-                let rest: Option<Vec<f32>> = cells
-                    .iter()
-                    .enumerate()
-                    .filter(|(k, _)| *k != keep)
-                    .map(|(_, c)| c.parse::<f32>().ok())
-                    .collect();
-                let Some(rest) = rest else {
-                    bail!(
-                        "{} line {}: a feature cell is not a number",
-                        path.display(),
-                        i + 1
-                    );
-                };
-                out.push(Input {
-                    name: format!("{}:{}", path.display(), i + 1),
-                    features: rest,
-                });
-                continue;
-            }
-            None => bail!("{} line {}: a cell is not a number", path.display(), i + 1),
-        };
-        if values.len() == dim + 1 {
-            values.remove(label_index(pre, header.as_deref(), values.len(), path)?);
+        if out.is_empty() && header.is_none() && cells.iter().any(|c| c.parse::<f32>().is_err()) {
+            header = Some(cells.iter().map(|c| c.to_string()).collect());
+            continue;
         }
-        if values.len() != dim {
+        if cells.len() == dim + 1 {
+            cells.remove(label_index(pre, header.as_deref(), cells.len(), path)?);
+        }
+        if cells.len() != dim {
             bail!(
                 "{} line {}: {} values, but the model takes {dim} features (or {} with the label column)",
                 path.display(),
                 i + 1,
-                values.len(),
+                cells.len(),
                 dim + 1
             );
         }
+        let values = cells
+            .iter()
+            .map(|c| c.parse::<f32>())
+            .collect::<std::result::Result<Vec<f32>, _>>()
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "{} line {}: a feature cell is not a number",
+                    path.display(),
+                    i + 1
+                )
+            })?;
         out.push(Input {
             name: format!("{}:{}", path.display(), i + 1),
             features: values,
