@@ -38,8 +38,8 @@ fn gradient_norm<M: Module>(module: &M, grads: &GradientsParams) -> f64 {
     n.1.sqrt()
 }
 
-/// A copy of `module` (without autodiff) whose parameters are moved by `scale * g`.
-fn moved<M: Module>(module: &M, grads: &GradientsParams, scale: f64) -> M {
+/// A copy of `frozen` (a module without autodiff) whose parameters are moved by `scale * g`.
+fn moved<M: Module>(frozen: &M, grads: &GradientsParams, scale: f64) -> M {
     struct Move<'a>(&'a GradientsParams, f64);
     impl ModuleMapper for Move<'_> {
         fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
@@ -53,7 +53,7 @@ fn moved<M: Module>(module: &M, grads: &GradientsParams, scale: f64) -> M {
             }
         }
     }
-    module.valid().map(&mut Move(grads, scale))
+    frozen.clone().map(&mut Move(grads, scale))
 }
 
 /// The meta step's result.
@@ -83,7 +83,8 @@ pub fn meta_targets(
     let grad_norm = gradient_norm(&eval, &grads);
     let device = x_u.device();
     let inner_x = x_u.clone().inner();
-    let base = softmax(eval.valid().forward(inner_x.clone()), 1);
+    let frozen = eval.valid();
+    let base = softmax(frozen.forward(inner_x.clone()), 1);
     if grad_norm == 0.0 || !grad_norm.is_finite() {
         return MetaTargets {
             targets: Tensor::from_inner(base.clone()),
@@ -92,8 +93,8 @@ pub fn meta_targets(
         };
     }
     let eps = epsilon / grad_norm;
-    let plus = softmax(moved(&eval, &grads, eps).forward(inner_x.clone()), 1);
-    let minus = softmax(moved(&eval, &grads, -eps).forward(inner_x), 1);
+    let plus = softmax(moved(&frozen, &grads, eps).forward(inner_x.clone()), 1);
+    let minus = softmax(moved(&frozen, &grads, -eps).forward(inner_x), 1);
     let d = (plus - minus).div_scalar(eps);
     let raw = (base.clone() - d.mul_scalar(lr)).clamp_min(0.0);
     let sums = raw.clone().sum_dim(1);
