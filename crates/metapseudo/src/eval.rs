@@ -118,6 +118,21 @@ pub fn predict_logits(model: &Network, inputs: EvalInputs<'_>, device: &Device) 
     predict_rows(model, inputs, Output::Logits, device)
 }
 
+/// The element-wise mean of several models' logits over the same examples (an ensemble).
+pub fn mean_logits(models: &[&Vec<Vec<f32>>]) -> Vec<Vec<f32>> {
+    let n = models.len() as f32;
+    (0..models.first().map_or(0, |m| m.len()))
+        .map(|i| {
+            let mut row = models[0][i].clone();
+            for m in &models[1..] {
+                row.iter_mut().zip(&m[i]).for_each(|(a, b)| *a += b);
+            }
+            row.iter_mut().for_each(|a| *a /= n);
+            row
+        })
+        .collect()
+}
+
 /// Index of the largest value.
 pub fn argmax_row(row: &[f32]) -> usize {
     row.iter()

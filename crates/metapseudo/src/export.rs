@@ -68,6 +68,13 @@ pub fn export_run(
     out: Option<&Path>,
 ) -> Result<(PathBuf, PathBuf)> {
     let predictor = Predictor::from_run(dir, model)?;
+    let [network] = predictor.members.as_slice() else {
+        bail!(
+            "'{}' is an ensemble of {} networks; export one of them (--model-name student or teacher)",
+            predictor.model_name,
+            predictor.members.len()
+        );
+    };
     let out = out.map_or_else(|| dir.join("export").join(EXPORT_FILE), Path::to_path_buf);
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
@@ -83,7 +90,7 @@ pub fn export_run(
     };
     let json = serde_json::to_string_pretty(&meta)?;
     let mut file = TensorFile {
-        tensors: export_tensors(&predictor.model),
+        tensors: export_tensors(network),
         ..Default::default()
     };
     file.metadata.insert("metapseudo".into(), json.clone());

@@ -65,7 +65,7 @@ enum Command {
         /// Classes to show per input, most probable first.
         #[arg(long, default_value_t = 1)]
         top_k: usize,
-        /// Which model of a run folder (default: its reported model): student, ema, teacher.
+        /// Which model of a run folder (default: its reported model): student, ema, teacher, ensemble.
         #[arg(long)]
         model_name: Option<String>,
         /// Print JSON lines, one per input.
@@ -82,7 +82,7 @@ enum Command {
         /// Output file (default: <DIR>/export/model.safetensors).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Which model (default: the run's reported model): student, ema, teacher.
+        /// Which model (default: the run's reported model): student, ema, teacher (an export holds one network).
         #[arg(long)]
         model_name: Option<String>,
     },
@@ -266,7 +266,7 @@ struct TrainArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Continue the run in this folder from its last checkpoint.
-    #[arg(long, conflicts_with_all = ["data", "method", "seed", "steps", "budget", "preset", "config", "sets", "out", "checkpoint_every", "skip_bad_images", "tensorboard", "unlabeled_loss"])]
+    #[arg(long, conflicts_with_all = ["data", "method", "seed", "steps", "budget", "preset", "config", "sets", "out", "checkpoint_every", "skip_bad_images", "tensorboard", "unlabeled_loss", "role_swap"])]
     resume: Option<PathBuf>,
     /// Save a checkpoint and exit after this many steps.
     #[arg(long)]
@@ -280,6 +280,9 @@ struct TrainArgs {
     /// Unlabeled consistency loss of UDA and the MPL teacher: ce or cosine.
     #[arg(long)]
     unlabeled_loss: Option<String>,
+    /// MPL role-playing: teacher and student swap roles every `epoch` or every N steps.
+    #[arg(long, value_name = "epoch|N")]
+    role_swap: Option<String>,
     /// Write TensorBoard event files of every logged scalar into the run folder.
     #[arg(long)]
     tensorboard: bool,
@@ -315,6 +318,9 @@ impl TrainArgs {
         }
         if let Some(l) = &self.unlabeled_loss {
             flag("uda.unlabeled_loss", Value::String(l.clone()));
+        }
+        if let Some(r) = &self.role_swap {
+            flag("mpl.role_swap", Value::String(r.clone()));
         }
         let budget = [
             (

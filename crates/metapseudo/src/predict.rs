@@ -2,7 +2,7 @@
 //! an exported model, applied to image files, folders or CSV rows.
 
 use crate::config::{Config, ModelConfig};
-use crate::eval::{EvalInputs, predict_logits};
+use crate::eval::{EvalInputs, mean_logits, predict_logits};
 use crate::io::{TensorFile, write_atomic};
 use crate::models::{ModelShape, Network, build};
 use crate::params::import_tensors;
@@ -79,13 +79,13 @@ pub fn read_preprocess(run: &RunDir, config: &Config) -> Result<Preprocess> {
     }
 }
 
-/// A trained network and what it needs to classify raw inputs.
+/// A trained network (or an ensemble of networks) and what it needs to classify raw inputs.
 pub struct Predictor {
-    /// The network (no autodiff).
-    pub model: Network,
-    /// Its architecture.
+    /// The network, or the members of an ensemble, whose logits are averaged (no autodiff).
+    pub members: Vec<Network>,
+    /// Their architecture.
     pub model_config: ModelConfig,
-    /// Which model of the run it is (`ema`, `student`, `teacher`).
+    /// Which model of the run it is (`ema`, `student`, `teacher`, `ensemble`).
     pub model_name: String,
     /// Input preprocessing and class names.
     pub pre: Preprocess,
@@ -117,19 +117,31 @@ impl Predictor {
         let pre = read_preprocess(&run, &config)?;
         let name = name.unwrap_or(&config.train.report).to_string();
         let file = TensorFile::load(&run.checkpoint())?;
-        let tensors = file.take_prefix(&name);
-        if tensors.is_empty() {
-            bail!(
-                "{} has no model '{name}' (models in the checkpoint: {})",
-                run.checkpoint().display(),
-                checkpoint_models(&file).join(", ")
-            );
-        }
+        // The ensemble averages the logits of the student and the teacher.
+        let member_names = if name == "ensemble" {
+            vec!["student", "teacher"]
+        } else {
+            vec![name.as_str()]
+        };
         let device = Device::flex();
-        let model = network_from(&config.model, &pre, &tensors, &device)
-            .with_context(|| format!("loading '{name}' from {}", run.checkpoint().display()))?;
+        let members = member_names
+            .into_iter()
+            .map(|member| {
+                let tensors = file.take_prefix(member);
+                if tensors.is_empty() {
+                    bail!(
+                        "{} has no model '{member}' (models in the checkpoint: {})",
+                        run.checkpoint().display(),
+                        checkpoint_models(&file).join(", ")
+                    );
+                }
+                network_from(&config.model, &pre, &tensors, &device).with_context(|| {
+                    format!("loading '{member}' from {}", run.checkpoint().display())
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
-            model,
+            members,
             model_config: config.model,
             model_name: name,
             pre,
@@ -150,7 +162,7 @@ impl Predictor {
         let model = network_from(&meta.model, &meta.preprocess, &file.tensors, &device)
             .with_context(|| format!("loading {}", file_path.display()))?;
         Ok(Self {
-            model,
+            members: vec![model],
             model_config: meta.model,
             model_name: meta.source_model,
             pre: meta.preprocess,
@@ -189,7 +201,12 @@ impl Predictor {
             examples: &Examples::Table(rows),
             normalizer: &self.pre.normalizer,
         };
-        softmax_rows(&predict_logits(&self.model, inputs, &self.device))
+        let logits: Vec<Vec<Vec<f32>>> = self
+            .members
+            .iter()
+            .map(|m| predict_logits(m, inputs, &self.device))
+            .collect();
+        softmax_rows(&mean_logits(&logits.iter().collect::<Vec<_>>()))
     }
 }
 

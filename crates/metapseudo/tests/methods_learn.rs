@@ -78,3 +78,16 @@ fn metasemi_follows_the_moons() {
     assert!(s.accuracy > 0.95, "metasemi: {}", s.accuracy);
     assert!(!s.models.contains_key("teacher"));
 }
+
+#[test]
+fn role_playing_mpl_learns_and_reports_its_ensemble() {
+    let s = run(
+        "mpl",
+        &["mpl.role_swap=\"500\"", "train.report=\"ensemble\""],
+    );
+    for model in ["student", "teacher", "ensemble"] {
+        assert!(s.models[model].accuracy > 0.9, "{model}: {:?}", s.models);
+    }
+    assert_eq!(s.reported_model, "ensemble");
+    assert_eq!(s.accuracy, s.models["ensemble"].accuracy);
+}

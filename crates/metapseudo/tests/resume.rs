@@ -154,17 +154,18 @@ fn an_image_run_with_worker_threads_resumes_exactly() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn metasemi_resumes_exactly() {
-    let dir = temp_dir("resume-metasemi");
-    let run = |out: &Path, extra: &[&str]| {
+/// Trains 120 digits steps of `method` uninterrupted and stopped at `stop_at` then resumed;
+/// both must end the same.
+fn digits_run_resumes_exactly(name: &str, method: &str, stop_at: &str, extra: &[&str]) {
+    let dir = temp_dir(name);
+    let run = |out: &Path, more: &[&str]| {
         let mut args = vec![
             "train",
             "--quiet",
             "--data",
             "digits",
             "--method",
-            "metasemi",
+            method,
             "--steps",
             "120",
             "--set",
@@ -175,14 +176,27 @@ fn metasemi_resumes_exactly() {
         ];
         args.push(out.to_str().unwrap());
         args.extend(extra);
+        args.extend(more);
         let o = metapseudo(&args);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     };
     let (a, b) = (dir.join("a"), dir.join("b"));
     run(&a, &[]);
-    run(&b, &["--stop-at", "70"]);
+    run(&b, &["--stop-at", stop_at]);
     resume(&b, &[]);
     assert_eq!(results(&a), results(&b));
     assert_same_metrics(&a, &b);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn metasemi_resumes_exactly() {
+    digits_run_resumes_exactly("resume-metasemi", "metasemi", "70", &[]);
+}
+
+#[test]
+fn role_playing_resumes_exactly_in_swapped_roles() {
+    // Roles swap every 30 steps: at step 95 the network named `student` plays the teacher.
+    let swap = ["--role-swap", "30", "--set", "student_optim.wait_steps=10"];
+    digits_run_resumes_exactly("resume-roles", "mpl", "95", &swap);
 }

@@ -217,6 +217,11 @@ pub struct MplConfig {
     /// `hard-weak` (on the weak view) or `soft` (softmax of the teacher on the strong view; gives
     /// the teacher no MPL signal, kept for reproduction).
     pub student_target: String,
+    /// Role-playing: teacher and student swap roles, each keeping its optimiser and schedule,
+    /// every `epoch` (`train.steps_per_epoch`) or every N steps (a number); `off` never.
+    /// Models keep the names of their first role (`student` started as the student), and the
+    /// EMA follows the network named `student`.
+    pub role_swap: String,
 }
 
 /// UDA options.
@@ -434,6 +439,7 @@ impl Default for MplConfig {
             sign: "new-minus-old".into(),
             baseline_decay: 0.0,
             student_target: "hard-strong".into(),
+            role_swap: "off".into(),
         }
     }
 }
@@ -556,8 +562,9 @@ impl Config {
         one_of(
             "train.report",
             &self.train.report,
-            &["ema", "student", "teacher"],
+            &["ema", "student", "teacher", "ensemble"],
         )?;
+        self.role_swap_steps(1)?;
         one_of(
             "mpl.sign",
             &self.mpl.sign,
@@ -658,9 +665,10 @@ impl Config {
             !needs_unlabeled || self.train.mu > 0,
             "at least 1 for semi-supervised methods",
         )?;
-        if self.train.report == "teacher" && !self.has_teacher() {
+        if matches!(self.train.report.as_str(), "teacher" | "ensemble") && !self.has_teacher() {
             anyhow::bail!(
-                "train.report = 'teacher' needs a method with a teacher (mpl); '{}' trains one model",
+                "train.report = '{}' needs a method with a teacher (mpl); '{}' trains one model",
+                self.train.report,
                 self.method
             );
         }
@@ -670,9 +678,32 @@ impl Config {
         Ok(())
     }
 
-    /// Whether the method trains a separate teacher network.
+    /// Whether the method trains a separate teacher network of the run's architecture (then
+    /// the teacher and the student-teacher ensemble are evaluated too).
     pub fn has_teacher(&self) -> bool {
         self.method == "mpl"
+    }
+
+    /// Steps between role swaps (`mpl.role_swap`), `None` when off; `steps_per_epoch` resolves
+    /// `epoch`.
+    pub fn role_swap_steps(&self, steps_per_epoch: u64) -> anyhow::Result<Option<u64>> {
+        let every = match self.mpl.role_swap.as_str() {
+            "off" => return Ok(None),
+            "epoch" => steps_per_epoch,
+            n => n.parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "mpl.role_swap = '{n}': expected 'off', 'epoch' or a number of steps (at least 1)"
+                )
+            })?,
+        };
+        if self.method != "mpl" {
+            anyhow::bail!(
+                "mpl.role_swap = '{}' swaps a teacher and a student: it needs --method mpl, not '{}'",
+                self.mpl.role_swap,
+                self.method
+            );
+        }
+        Ok(Some(every.max(1)))
     }
 
     /// The effective configuration as TOML, with a header saying where it came from.

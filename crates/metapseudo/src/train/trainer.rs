@@ -78,6 +78,11 @@ pub struct Session {
     pub step: u64,
     /// Seconds spent in earlier pieces of this run.
     pub elapsed_before: f64,
+    /// Role-playing: steps between swaps of teacher and student.
+    swap_every: Option<u64>,
+    /// Whether the networks are in swapped roles now (`ctx.student` holds the network named
+    /// `teacher`). A function of the step, so checkpoints need not record it.
+    swapped: bool,
 }
 
 fn learner(config: &crate::config::OptimConfig, model: Network, steps: u64) -> Learner {
@@ -142,7 +147,7 @@ impl Session {
         let ema = (config.train.ema_decay > 0.0)
             .then(|| Ema::new(&ctx.student.model, config.train.ema_decay));
         let pipeline = batch_stream(config, &data)?;
-        Ok(Self {
+        let mut session = Self {
             ctx,
             ema,
             method: methods::build(config),
@@ -152,7 +157,31 @@ impl Session {
             config: config.clone(),
             data,
             device,
-        })
+            swap_every: None,
+            swapped: false,
+        };
+        session.swap_every = config.role_swap_steps(session.steps_per_epoch())?;
+        Ok(session)
+    }
+
+    /// The networks by name, whatever their current roles: (`student`, `teacher`).
+    fn named_learners(&self) -> (&Learner, Option<&Learner>) {
+        match (&self.ctx.teacher, self.swapped) {
+            (Some(t), true) => (t, Some(&self.ctx.student)),
+            (t, _) => (&self.ctx.student, t.as_ref()),
+        }
+    }
+
+    /// Puts the networks in the roles step `self.step` asks for (role-playing).
+    fn set_roles(&mut self) {
+        let Some(every) = self.swap_every else { return };
+        let swapped = (self.step / every) % 2 == 1;
+        if swapped != self.swapped
+            && let Some(t) = &mut self.ctx.teacher
+        {
+            std::mem::swap(&mut self.ctx.student, t);
+            self.swapped = swapped;
+        }
     }
 
     /// Steps in one reporting epoch.
@@ -182,36 +211,54 @@ impl Session {
             .child(self.step)
             .next_u64();
         self.device.seed(dropout_seed);
-        let scalars = self.method.step(&mut self.ctx, &tb, self.step);
-        if let Some(ema) = &mut self.ema {
-            ema.update(&self.ctx.student.model);
+        let mut scalars = self.method.step(&mut self.ctx, &tb, self.step);
+        if self.swap_every.is_some() {
+            let role = if self.swapped { 1.0 } else { 0.0 };
+            scalars.push(("mpl/roles_swapped", methods::Scalar::Value(role)));
+        }
+        if self.ema.is_some() {
+            let student = self.named_learners().0.model.clone();
+            if let Some(ema) = &mut self.ema {
+                ema.update(&student);
+            }
         }
         self.step += 1;
+        self.set_roles();
         scalars
     }
 
-    /// The models to evaluate, by name.
+    /// The networks to evaluate, by name (the ensemble is not one network: see
+    /// [`Session::test_logits`]).
     pub fn models(&self) -> Vec<(&'static str, &Network)> {
-        let mut m = vec![("student", &self.ctx.student.model)];
+        let (student, teacher) = self.named_learners();
+        let mut m = vec![("student", &student.model)];
         if let Some(e) = &self.ema {
             m.push(("ema", &e.model));
         }
-        if let Some(t) = &self.ctx.teacher {
+        if let Some(t) = teacher.filter(|_| self.config.has_teacher()) {
             m.push(("teacher", &t.model));
         }
         m
     }
 
-    /// Every model's logits on the test split, by model name.
+    /// Every model's logits on the test split, by model name; with a teacher, also the
+    /// `ensemble` (the mean of the student's and the teacher's logits).
     pub fn test_logits(&self) -> TestLogits {
         let inputs = EvalInputs {
             examples: &self.data.dataset.test,
             normalizer: &self.data.normalizer,
         };
-        self.models()
+        let mut out: TestLogits = self
+            .models()
             .into_iter()
             .map(|(name, m)| (name.to_string(), predict_logits(m, inputs, &self.device)))
-            .collect()
+            .collect();
+        let find = |name: &str| out.iter().find(|(n, _)| n == name).map(|(_, r)| r);
+        if let (Some(s), Some(t)) = (find("student"), find("teacher")) {
+            let mean = crate::eval::mean_logits(&[s, t]);
+            out.push(("ensemble".to_string(), mean));
+        }
+        out
     }
 
     /// Accuracy, per-class accuracy and confusion matrix of each model from its test logits.
@@ -261,8 +308,10 @@ impl Session {
             f.insert_all(name, export_tensors(&l.model));
             f.insert_all(&format!("{name}_momentum"), momentum(&l.stepper.optim));
         };
-        learner("student", &self.ctx.student);
-        if let Some(t) = &self.ctx.teacher {
+        // Networks are saved under their names, whatever roles they play at this step.
+        let (student, teacher) = self.named_learners();
+        learner("student", student);
+        if let Some(t) = teacher {
             learner("teacher", t);
         }
         if let Some(s) = &self.ctx.self_teacher {
@@ -294,6 +343,9 @@ impl Session {
                 .get("state")
                 .context("the checkpoint has no state")?,
         )?;
+        // Networks load by name into their first roles, then take the roles of the saved step.
+        self.step = 0;
+        self.set_roles();
         let device = self.device.clone();
         let restore_learner = |name: &str, l: &mut Learner| -> Result<()> {
             l.model = import_tensors(l.model.clone(), &f.take_prefix(name))?;
@@ -320,6 +372,7 @@ impl Session {
         self.pipeline.restore(&state.pipeline);
         self.method.load_state(&state.method, &self.device)?;
         self.step = state.step;
+        self.set_roles();
         self.elapsed_before = state.elapsed_seconds;
         Ok(state.metrics_bytes)
     }
@@ -489,6 +542,51 @@ fn run_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn role_playing_swaps_networks_with_their_optimisers_and_keeps_their_names() {
+        let sets = [
+            "method=\"mpl\"",
+            "mpl.role_swap=\"3\"",
+            "student_optim.wait_steps=100",
+        ];
+        let config = crate::config::layers::ConfigLayers {
+            sets: sets
+                .iter()
+                .map(|s| crate::config::layers::parse_set(s).unwrap())
+                .collect(),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        let mut s = Session::new(&config, RunData::prepare(&config, None).unwrap()).unwrap();
+        let waiting = s.ctx.student.stepper.schedule.clone();
+        let named = |s: &Session| {
+            let (student, teacher) = s.named_learners();
+            (
+                export_tensors(&student.model),
+                export_tensors(&teacher.unwrap().model),
+            )
+        };
+        for step in 1..=7u64 {
+            s.step_once();
+            let swapped = (step / 3) % 2 == 1;
+            assert_eq!(s.swapped, swapped, "step {step}");
+            // The waiting schedule travels with the network named `student`.
+            let student_slot = if swapped {
+                s.ctx.teacher.as_ref().unwrap()
+            } else {
+                &s.ctx.student
+            };
+            assert_eq!(student_slot.stepper.schedule, waiting, "step {step}");
+            let (student, teacher) = named(&s);
+            assert_eq!(student, export_tensors(&student_slot.model));
+            assert_ne!(student, teacher);
+        }
+        // Waiting at lr 0 in both roles, the network named `student` has not moved.
+        let fresh = Session::new(&config, RunData::prepare(&config, None).unwrap()).unwrap();
+        assert_eq!(named(&s).0, export_tensors(&fresh.ctx.student.model));
+    }
 
     #[test]
     fn only_pseudo_label_students_wait_for_a_teacher() {
