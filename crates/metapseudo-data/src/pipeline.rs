@@ -37,6 +37,10 @@ pub struct Batch {
     pub unlabeled_weak: Vec<f32>,
     /// The same unlabeled inputs, strong view.
     pub unlabeled_strong: Vec<f32>,
+    /// Training-pool index of each labeled row.
+    pub labeled_index: Vec<usize>,
+    /// Training-pool index of each unlabeled row.
+    pub unlabeled_index: Vec<usize>,
 }
 
 impl Batch {
@@ -197,6 +201,8 @@ fn make_batch(maker: &ViewMaker, base: &Rng, alpha: f64, job: &Job) -> Batch {
         mix,
         unlabeled_weak: maker.gather(&job.unlabeled, Role::Weak, &rng, WEAK_SLOTS),
         unlabeled_strong: maker.gather(&job.unlabeled, Role::Strong, &rng, STRONG_SLOTS),
+        labeled_index: job.labeled.clone(),
+        unlabeled_index: job.unlabeled.clone(),
     }
 }
 

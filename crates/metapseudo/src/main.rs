@@ -163,7 +163,7 @@ enum BenchCommand {
         /// Unlabeled examples per labeled one.
         #[arg(long, default_value_t = 7)]
         mu: usize,
-        /// Method: supervised, pseudo-label, uda, mpl, smpl, metasemi.
+        /// Method: supervised, pseudo-label, uda, mpl, smpl, metasemi, reduced-mpl.
         #[arg(long, default_value = "supervised")]
         method: String,
         /// One example's shape, CxHxW (or a feature count for the MLP).
@@ -242,7 +242,7 @@ struct TrainArgs {
     /// Data: moons, digits, csv:PATH, idx:DIR, cifar10:DIR, cifar100:DIR, svhn:DIR, folder:DIR.
     #[arg(long)]
     data: Option<String>,
-    /// Method: supervised, pseudo-label, uda, mpl, smpl or metasemi.
+    /// Method: supervised, pseudo-label, uda, mpl, smpl, metasemi or reduced-mpl.
     #[arg(long)]
     method: Option<String>,
     /// Run seed (labeled subset, initialisation, batch order, augmentation).
@@ -266,7 +266,7 @@ struct TrainArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Continue the run in this folder from its last checkpoint.
-    #[arg(long, conflicts_with_all = ["data", "method", "seed", "steps", "budget", "preset", "config", "sets", "out", "checkpoint_every", "skip_bad_images", "tensorboard", "unlabeled_loss", "role_swap"])]
+    #[arg(long, conflicts_with_all = ["data", "method", "seed", "steps", "budget", "preset", "config", "sets", "out", "checkpoint_every", "skip_bad_images", "tensorboard", "unlabeled_loss", "role_swap", "teacher_run"])]
     resume: Option<PathBuf>,
     /// Save a checkpoint and exit after this many steps.
     #[arg(long)]
@@ -280,6 +280,9 @@ struct TrainArgs {
     /// Unlabeled consistency loss of UDA and the MPL teacher: ce or cosine.
     #[arg(long)]
     unlabeled_loss: Option<String>,
+    /// Reduced MPL: the trained run whose model is the large teacher.
+    #[arg(long, value_name = "DIR")]
+    teacher_run: Option<PathBuf>,
     /// MPL role-playing: teacher and student swap roles every `epoch` or every N steps.
     #[arg(long, value_name = "epoch|N")]
     role_swap: Option<String>,
@@ -318,6 +321,12 @@ impl TrainArgs {
         }
         if let Some(l) = &self.unlabeled_loss {
             flag("uda.unlabeled_loss", Value::String(l.clone()));
+        }
+        if let Some(t) = &self.teacher_run {
+            flag(
+                "reduced_mpl.teacher_run",
+                Value::String(t.display().to_string()),
+            );
         }
         if let Some(r) = &self.role_swap {
             flag("mpl.role_swap", Value::String(r.clone()));
@@ -400,8 +409,7 @@ fn cmd_train(args: TrainArgs) -> Result<()> {
         }
         None => {
             let config = args.layers()?.resolve()?;
-            let waits = matches!(config.method.as_str(), "mpl" | "smpl");
-            if waits && config.student_optim.wait_steps >= config.train.steps {
+            if config.student_waits() && config.student_optim.wait_steps >= config.train.steps {
                 eprintln!(
                     "warning: the student waits {} steps (student_optim.wait_steps) but the run has only {}: it will not train; lower the wait with --set student_optim.wait_steps=N",
                     config.student_optim.wait_steps, config.train.steps
@@ -582,12 +590,20 @@ fn cmd_bench(cmd: BenchCommand) -> Result<()> {
             json,
         } => {
             let sample = parse_shape(&shape)?;
-            let mut layers = layers.with_flags(vec![
+            let mut flags = vec![
                 ("model.name".into(), Value::String(model.clone())),
                 ("method".into(), Value::String(method.clone())),
                 ("train.batch_size".into(), Value::Integer(batch as i64)),
                 ("train.mu".into(), Value::Integer(mu as i64)),
-            ])?;
+            ];
+            if method == "reduced-mpl" {
+                // The measurement feeds the reduced teacher random logits, not a run's.
+                flags.push((
+                    "reduced_mpl.teacher_run".into(),
+                    Value::String("(random logits)".into()),
+                ));
+            }
+            let mut layers = layers.with_flags(flags)?;
             layers.preset.get_or_insert_with(|| "none".into());
             let config = layers.resolve()?;
             let spec = StepBench {

@@ -116,6 +116,11 @@ impl Predictor {
         let config = run.read_config()?;
         let pre = read_preprocess(&run, &config)?;
         let name = name.unwrap_or(&config.train.report).to_string();
+        if config.method == "reduced-mpl" && name == "teacher" {
+            bail!(
+                "the teacher of a reduced-mpl run reads another run's logits, not inputs: predict with its student or ema"
+            );
+        }
         let file = TensorFile::load(&run.checkpoint())?;
         // The ensemble averages the logits of the student and the teacher.
         let member_names = if name == "ensemble" {
@@ -197,8 +202,14 @@ impl Predictor {
         for r in raw {
             rows.push(r, None);
         }
+        softmax_rows(&self.logits(&Examples::Table(rows)))
+    }
+
+    /// Logits of examples (raw, as a data set holds them; normalised here), averaged over
+    /// the members of an ensemble.
+    pub fn logits(&self, examples: &Examples) -> Vec<Vec<f32>> {
         let inputs = EvalInputs {
-            examples: &Examples::Table(rows),
+            examples,
             normalizer: &self.pre.normalizer,
         };
         let logits: Vec<Vec<Vec<f32>>> = self
@@ -206,7 +217,7 @@ impl Predictor {
             .iter()
             .map(|m| predict_logits(m, inputs, &self.device))
             .collect();
-        softmax_rows(&mean_logits(&logits.iter().collect::<Vec<_>>()))
+        mean_logits(&logits.iter().collect::<Vec<_>>())
     }
 }
 

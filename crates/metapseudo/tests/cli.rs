@@ -39,6 +39,70 @@ fn bad_input_is_named() {
     assert!(e.contains("valid presets"), "{e}");
     let e = fails(&["eval", dir.join("nothing").to_str().unwrap()]);
     assert!(e.contains("not a metapseudo run folder"), "{e}");
+    let e = fails(&["train", "--method", "reduced-mpl", "--out", out]);
+    assert!(e.contains("--teacher-run"), "{e}");
+    let nothing = dir.join("nothing");
+    let e = fails(&[
+        "train",
+        "--method",
+        "reduced-mpl",
+        "--teacher-run",
+        nothing.to_str().unwrap(),
+        "--out",
+        out,
+    ]);
+    assert!(
+        e.contains("reduced_mpl.teacher_run") && e.contains("nothing"),
+        "{e}"
+    );
+    let e = fails(&[
+        "train",
+        "--method",
+        "uda",
+        "--role-swap",
+        "epoch",
+        "--out",
+        out,
+    ]);
+    assert!(
+        e.contains("mpl.role_swap") && e.contains("--method mpl"),
+        "{e}"
+    );
+    let e = fails(&["train", "--role-swap", "sometimes", "--out", out]);
+    assert!(e.contains("'sometimes'"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn reduced_mpl_rejects_a_teacher_trained_on_other_data() {
+    let dir = temp_dir("cli-reduced-data");
+    let teacher = dir.join("moons-teacher");
+    let o = metapseudo(&[
+        "train",
+        "--quiet",
+        "--method",
+        "supervised",
+        "--steps",
+        "20",
+        "--set",
+        "output.report=false",
+        "--out",
+        teacher.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = dir.join("run");
+    let e = fails(&[
+        "train",
+        "--data",
+        "digits",
+        "--method",
+        "reduced-mpl",
+        "--teacher-run",
+        teacher.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(e.contains("other data") || e.contains("split.json"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -91,3 +91,36 @@ fn role_playing_mpl_learns_and_reports_its_ensemble() {
     assert_eq!(s.reported_model, "ensemble");
     assert_eq!(s.accuracy, s.models["ensemble"].accuracy);
 }
+
+#[test]
+fn reduced_mpl_student_learns_from_a_trained_runs_cached_logits() {
+    let dir = common::temp_dir("learn-reduced");
+    let teacher_run = RunDir {
+        dir: dir.join("teacher"),
+    };
+    let teacher = common::train_to_end(
+        &common::config_with(None, &["method=\"uda\"".into()]),
+        &teacher_run,
+    );
+    let sets = [
+        "method=\"reduced-mpl\"".to_string(),
+        format!(
+            "reduced_mpl.teacher_run={:?}",
+            teacher_run.dir.display().to_string()
+        ),
+    ];
+    let run = RunDir {
+        dir: dir.join("reduced"),
+    };
+    let s = common::train_to_end(&common::config_with(None, &sets), &run);
+    assert!(teacher.accuracy > 0.9, "teacher: {}", teacher.accuracy);
+    assert!(s.accuracy > 0.9, "reduced-mpl student: {:?}", s.models);
+    // The reduced teacher reads logits, so it is not evaluated on the test images.
+    assert!(!s.models.contains_key("teacher"));
+    assert_eq!(
+        run.read_split().unwrap(),
+        teacher_run.read_split().unwrap(),
+        "the labeled split is the teacher run's"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -200,3 +200,32 @@ fn role_playing_resumes_exactly_in_swapped_roles() {
     let swap = ["--role-swap", "30", "--set", "student_optim.wait_steps=10"];
     digits_run_resumes_exactly("resume-roles", "mpl", "95", &swap);
 }
+
+#[test]
+fn reduced_mpl_resumes_exactly() {
+    let dir = temp_dir("resume-reduced-teacher");
+    let teacher = dir.join("teacher");
+    let o = metapseudo(&[
+        "train",
+        "--quiet",
+        "--data",
+        "digits",
+        "--method",
+        "uda",
+        "--steps",
+        "100",
+        "--set",
+        "output.report=false",
+        "--out",
+        teacher.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let extra = [
+        "--teacher-run",
+        teacher.to_str().unwrap(),
+        "--set",
+        "student_optim.wait_steps=20",
+    ];
+    digits_run_resumes_exactly("resume-reduced", "reduced-mpl", "70", &extra);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -44,6 +44,8 @@ pub struct Config {
     pub pseudo_label: PseudoLabelConfig,
     /// MetaSemi options.
     pub metasemi: MetasemiConfig,
+    /// Reduced MPL options.
+    pub reduced_mpl: ReducedMplConfig,
     /// What a run writes besides its metrics, checkpoints and summary.
     pub output: OutputConfig,
 }
@@ -277,6 +279,28 @@ impl Default for MetasemiConfig {
     }
 }
 
+/// Reduced MPL: a trained run's logits, cached, feed a small teacher MLP.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReducedMplConfig {
+    /// The trained run folder whose model is the large teacher (its labeled split is reused).
+    pub teacher_run: String,
+    /// Which of its models gives the cached logits (empty: its reported model).
+    pub teacher_model: String,
+    /// Hidden width of the reduced teacher (a residual MLP over the logits).
+    pub width: usize,
+}
+
+impl Default for ReducedMplConfig {
+    fn default() -> Self {
+        Self {
+            teacher_run: String::new(),
+            teacher_model: String::new(),
+            width: 64,
+        }
+    }
+}
+
 /// Report and TensorBoard output of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -318,6 +342,7 @@ impl Default for Config {
             uda: UdaConfig::default(),
             pseudo_label: PseudoLabelConfig::default(),
             metasemi: MetasemiConfig::default(),
+            reduced_mpl: ReducedMplConfig::default(),
             output: OutputConfig::default(),
         }
     }
@@ -470,6 +495,7 @@ pub const METHODS: &[&str] = &[
     "mpl",
     "smpl",
     "metasemi",
+    "reduced-mpl",
 ];
 
 fn one_of(option: &str, value: &str, valid: &[&str]) -> anyhow::Result<()> {
@@ -672,6 +698,16 @@ impl Config {
                 self.method
             );
         }
+        if self.method == "reduced-mpl" && self.reduced_mpl.teacher_run.is_empty() {
+            anyhow::bail!(
+                "--method reduced-mpl needs a trained teacher run: --teacher-run DIR (reduced_mpl.teacher_run)"
+            );
+        }
+        positive(
+            "reduced_mpl.width",
+            self.reduced_mpl.width > 0,
+            "at least 1",
+        )?;
         if self.train.report == "ema" && self.train.ema_decay == 0.0 {
             anyhow::bail!("train.report = 'ema' needs train.ema_decay > 0");
         }
@@ -682,6 +718,12 @@ impl Config {
     /// the teacher and the student-teacher ensemble are evaluated too).
     pub fn has_teacher(&self) -> bool {
         self.method == "mpl"
+    }
+
+    /// Whether the student learns only from a teacher's pseudo labels and so waits for it
+    /// (`student_optim.wait_steps`): MPL, Reduced MPL and SMPL's first step.
+    pub fn student_waits(&self) -> bool {
+        matches!(self.method.as_str(), "mpl" | "smpl" | "reduced-mpl")
     }
 
     /// Steps between role swaps (`mpl.role_swap`), `None` when off; `steps_per_epoch` resolves

@@ -181,6 +181,8 @@ mod tests {
             x_uw,
             x_us,
             mix: None,
+            labeled_index: (0..6).collect(),
+            unlabeled_index: (0..10).collect(),
         }
     }
 

@@ -5,14 +5,16 @@ pub mod common;
 pub mod metasemi;
 pub mod mpl;
 pub mod pseudo_label;
+pub mod reduced_mpl;
 pub mod smpl;
 pub mod supervised;
 pub mod uda;
 
 use crate::config::Config;
 use crate::train::{TensorBatch, TrainContext};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use burn::tensor::{Device, Tensor};
+use reduced_mpl::TeacherLogits;
 
 /// A logged value: a device scalar read lazily at logging time, or a host number.
 #[derive(Clone, Debug)]
@@ -50,14 +52,18 @@ pub trait Method {
     }
 }
 
-/// The method `config.method` names.
-pub fn build(config: &Config) -> Box<dyn Method> {
-    match config.method.as_str() {
+/// The method `config.method` names; Reduced MPL needs its large teacher's cached logits.
+pub fn build(config: &Config, teacher_logits: Option<TeacherLogits>) -> Result<Box<dyn Method>> {
+    Ok(match config.method.as_str() {
+        "reduced-mpl" => Box::new(reduced_mpl::ReducedMpl::new(
+            config,
+            teacher_logits.context("reduced-mpl needs the large teacher's logits")?,
+        )),
         "supervised" => Box::new(supervised::Supervised::new(config)),
         "pseudo-label" => Box::new(pseudo_label::PseudoLabel::new(config)),
         "uda" => Box::new(uda::Uda::new(config)),
         "smpl" => Box::new(smpl::Smpl::new(config)),
         "metasemi" => Box::new(metasemi::MetaSemi::new(config)),
         _ => Box::new(mpl::Mpl::new(config)),
-    }
+    })
 }

@@ -198,12 +198,20 @@ impl Mpl {
     }
 }
 
-impl Method for Mpl {
-    fn step(&mut self, ctx: &mut TrainContext, b: &TensorBatch, step: u64) -> Scalars {
+impl Mpl {
+    /// One MPL step where the teacher reads `teacher_in` (the batch itself, or Reduced MPL's
+    /// cached logits of the same examples) and the student reads `b`.
+    pub fn step_with(
+        &mut self,
+        ctx: &mut TrainContext,
+        teacher_in: &TensorBatch,
+        b: &TensorBatch,
+        step: u64,
+    ) -> Scalars {
         let ls = self.config.train.label_smoothing;
         let teacher = ctx.teacher.as_mut().expect("MPL runs with a teacher");
-        let t = forward_three(&teacher.model, b);
-        let uda = UdaTerms::new(&t, b, &self.config, step);
+        let t = forward_three(&teacher.model, teacher_in);
+        let uda = UdaTerms::new(&t, teacher_in, &self.config, step);
 
         let nl = b.num_labeled();
         let nu = b.num_unlabeled();
@@ -233,6 +241,12 @@ impl Method for Mpl {
         out.push(("lr/teacher", Scalar::Value(lr_teacher)));
         out.push(("lr/student", Scalar::Value(lr_student)));
         out
+    }
+}
+
+impl Method for Mpl {
+    fn step(&mut self, ctx: &mut TrainContext, b: &TensorBatch, step: u64) -> Scalars {
+        self.step_with(ctx, b, b, step)
     }
 
     fn save_state(&self) -> serde_json::Value {

@@ -3,6 +3,7 @@
 pub mod layers;
 pub mod mlp;
 pub mod plain_cnn;
+pub mod reduced;
 pub mod resnet;
 pub mod wrn;
 
@@ -15,6 +16,7 @@ use layers::global_avg_pool;
 use metapseudo_data::Rng;
 use mlp::{Activation, Init, Mlp};
 use plain_cnn::{CONV_LARGE, PlainCnn, small_cnn_layers};
+use reduced::ReducedTeacher;
 use resnet::ResNet18;
 use wrn::WideResNet;
 
@@ -28,6 +30,8 @@ pub enum Network {
     Mlp(Mlp),
     /// A convolutional network with a linear classifier.
     Image(ImageClassifier),
+    /// Reduced MPL's teacher over cached logits.
+    Reduced(ReducedTeacher),
 }
 
 impl Network {
@@ -36,6 +40,7 @@ impl Network {
         match self {
             Network::Mlp(m) => m.forward(x),
             Network::Image(m) => m.forward(x),
+            Network::Reduced(m) => m.forward(x),
         }
     }
 
@@ -44,6 +49,7 @@ impl Network {
         match self {
             Network::Mlp(m) => m.features(x),
             Network::Image(m) => m.features(x),
+            Network::Reduced(m) => m.features(x),
         }
     }
 

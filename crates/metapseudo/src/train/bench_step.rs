@@ -5,6 +5,7 @@ use super::context::TensorBatch;
 use super::trainer::build_context;
 use crate::config::Config;
 use crate::methods;
+use crate::methods::reduced_mpl::TeacherLogits;
 use crate::models::ModelShape;
 use crate::sysmem;
 use anyhow::{Result, bail};
@@ -63,6 +64,8 @@ fn random_batch(config: &Config, spec: &StepBench) -> Batch {
         mix: None,
         unlabeled_weak: rows(nu),
         unlabeled_strong: rows(nu),
+        labeled_index: (0..b).collect(),
+        unlabeled_index: (0..nu).collect(),
     }
 }
 
@@ -78,7 +81,12 @@ pub fn bench_step(config: &Config, spec: &StepBench) -> Result<StepTiming> {
         num_classes: spec.classes,
     };
     let mut ctx = build_context(config, &shape, &device)?;
-    let mut method = methods::build(config);
+    // Reduced MPL's teacher reads logits: random ones stand in for a trained run's.
+    let logits = (config.method == "reduced-mpl").then(|| {
+        let n = config.train.batch_size * config.train.mu.max(1);
+        TeacherLogits::random(n, spec.classes, config.seed)
+    });
+    let mut method = methods::build(config, logits)?;
     let batch = TensorBatch::from_host(&random_batch(config, spec), &device);
     let sync = |scalars: &methods::Scalars| {
         // Reading one logged value waits for the step's work on lazy backends.

@@ -72,6 +72,10 @@ pub struct TensorBatch {
     pub x_us: Tensor<2>,
     /// With mixup: each labeled row's partner class `[B]` and own weight `lambda` `[B]`.
     pub mix: Option<(Tensor<1, Int>, Tensor<1>)>,
+    /// Training-pool index of each labeled row (on the host).
+    pub labeled_index: Vec<usize>,
+    /// Training-pool index of each unlabeled row (on the host).
+    pub unlabeled_index: Vec<usize>,
 }
 
 impl TensorBatch {
@@ -96,6 +100,8 @@ impl TensorBatch {
             x_uw: rows(&b.unlabeled_weak),
             x_us: rows(&b.unlabeled_strong),
             mix,
+            labeled_index: b.labeled_index.clone(),
+            unlabeled_index: b.unlabeled_index.clone(),
         }
     }
 

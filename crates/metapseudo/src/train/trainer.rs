@@ -10,7 +10,9 @@ use super::run::{RunData, RunDir, Summary};
 use crate::config::Config;
 use crate::eval::{EvalInputs, ModelEval, predict_logits, true_classes};
 use crate::io::{TensorFile, write_atomic};
+use crate::methods::reduced_mpl::TeacherLogits;
 use crate::methods::{self, Method};
+use crate::models::reduced::ReducedTeacher;
 use crate::models::{self, ModelShape, Network};
 use crate::optim::{Schedule, Sgd};
 use crate::params::{HostTensor, export_tensors, import_tensors};
@@ -96,7 +98,7 @@ fn learner(config: &crate::config::OptimConfig, model: Network, steps: u64) -> L
 /// whose student learns from pseudo labels. One-model methods train from step 0.
 fn student_optim(config: &Config) -> crate::config::OptimConfig {
     let mut c = config.student_optim.clone();
-    if !matches!(config.method.as_str(), "mpl" | "smpl") {
+    if !config.student_waits() {
         c.wait_steps = 0;
     }
     c
@@ -123,6 +125,18 @@ pub fn build_context(config: &Config, shape: &ModelShape, device: &Device) -> Re
     let student = learner(&student_optim(config), init("student")?, steps);
     let teacher = if config.has_teacher() {
         Some(learner(&config.teacher_optim, init("teacher")?, steps))
+    } else if config.method == "reduced-mpl" {
+        let reduced = ReducedTeacher::new(
+            shape.num_classes,
+            config.reduced_mpl.width,
+            &mut Rng::stream(config.seed, "init/teacher"),
+            device,
+        );
+        Some(learner(
+            &config.teacher_optim,
+            Network::Reduced(reduced),
+            steps,
+        ))
     } else {
         None
     };
@@ -147,10 +161,13 @@ impl Session {
         let ema = (config.train.ema_decay > 0.0)
             .then(|| Ema::new(&ctx.student.model, config.train.ema_decay));
         let pipeline = batch_stream(config, &data)?;
+        let teacher_logits = (config.method == "reduced-mpl")
+            .then(|| TeacherLogits::from_run(config, &data))
+            .transpose()?;
         let mut session = Self {
             ctx,
             ema,
-            method: methods::build(config),
+            method: methods::build(config, teacher_logits)?,
             pipeline,
             step: 0,
             elapsed_before: 0.0,
@@ -417,6 +434,20 @@ fn fresh_session(run: &RunDir) -> Result<Session> {
     Session::new(&config, data)
 }
 
+/// Reduced MPL reuses its teacher run's labeled split; other methods draw their own.
+fn teacher_split(config: &Config) -> Result<Option<super::run::SplitRecord>> {
+    if config.method != "reduced-mpl" {
+        return Ok(None);
+    }
+    let teacher = RunDir {
+        dir: config.reduced_mpl.teacher_run.clone().into(),
+    };
+    teacher
+        .read_split()
+        .map(Some)
+        .context("reduced_mpl.teacher_run must be a trained run folder")
+}
+
 /// Trains `config` in `run` (a new folder), or, without a config, continues the run there.
 pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Result<Outcome> {
     let (mut session, metrics_bytes) = match config {
@@ -430,7 +461,7 @@ pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Resu
             }
             std::fs::create_dir_all(&run.dir)
                 .with_context(|| format!("cannot create run folder {}", run.dir.display()))?;
-            let data = RunData::prepare(config, None)?;
+            let data = RunData::prepare(config, teacher_split(config)?)?;
             write_atomic(&run.config(), config.to_toml().as_bytes())?;
             write_atomic(
                 &run.split(),
@@ -595,6 +626,7 @@ mod tests {
         for (method, wait) in [
             ("mpl", 10),
             ("smpl", 10),
+            ("reduced-mpl", 10),
             ("supervised", 0),
             ("uda", 0),
             ("pseudo-label", 0),
