@@ -147,6 +147,74 @@ pub fn stratified_holdout(
     Ok((kept, held))
 }
 
+/// Where a validation split is carved from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValidationSource {
+    /// From the labeled subset, which keeps the rest (at least one sample per class).
+    Labeled,
+    /// From labeled training samples outside the labeled subset (whose labels the run did not
+    /// train on).
+    Training,
+}
+
+/// Carves `per_class` validation samples of each class out of `source`. Returns the labeled
+/// subset left for training and the validation samples, both sorted.
+pub fn carve_validation(
+    labels: &[Option<usize>],
+    class_names: &[String],
+    labeled: &[usize],
+    per_class: usize,
+    source: ValidationSource,
+    rng: &mut Rng,
+) -> Result<(Vec<usize>, Vec<usize>)> {
+    if per_class == 0 {
+        return Err(DataError::Invalid(
+            "a validation split needs at least 1 sample per class".into(),
+        ));
+    }
+    let mut in_labeled = vec![false; labels.len()];
+    for &i in labeled {
+        in_labeled[i] = true;
+    }
+    let mut keep = labeled.to_vec();
+    let mut validation = Vec::new();
+    for (k, members) in indices_by_class(labels, class_names.len())
+        .iter()
+        .enumerate()
+    {
+        let mut pool: Vec<usize> = members
+            .iter()
+            .copied()
+            .filter(|&i| in_labeled[i] == (source == ValidationSource::Labeled))
+            .collect();
+        let (needed, whence) = match source {
+            ValidationSource::Labeled => (
+                per_class + 1,
+                "labeled samples (one must stay for training)",
+            ),
+            ValidationSource::Training => (
+                per_class,
+                "labeled training samples outside the labeled subset",
+            ),
+        };
+        if pool.len() < needed {
+            return Err(DataError::Invalid(format!(
+                "a validation split of {per_class} per class needs {needed} {whence} of class '{}', but there are {}",
+                class_names[k],
+                pool.len()
+            )));
+        }
+        rng.shuffle(&mut pool);
+        validation.extend_from_slice(&pool[..per_class]);
+    }
+    validation.sort_unstable();
+    if source == ValidationSource::Labeled {
+        keep.retain(|i| validation.binary_search(i).is_err());
+    }
+    keep.sort_unstable();
+    Ok((keep, validation))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,5 +297,51 @@ mod tests {
             let h = held.iter().filter(|&&i| l[i] == Some(k)).count();
             assert!((h as f64 - n as f64 * 0.25).abs() <= 1.0, "class {k}: {h}");
         }
+    }
+
+    #[test]
+    fn validation_is_carved_per_class_from_the_chosen_source() {
+        let labels: Vec<Option<usize>> = (0..40).map(|i| Some(i % 2)).collect();
+        let names = vec!["a".to_string(), "b".to_string()];
+        let labeled = vec![0, 1, 2, 3, 4, 5];
+        let (keep, val) = carve_validation(
+            &labels,
+            &names,
+            &labeled,
+            1,
+            ValidationSource::Labeled,
+            &mut Rng::new(1),
+        )
+        .unwrap();
+        assert_eq!((keep.len(), val.len()), (4, 2));
+        assert!(val.iter().all(|i| labeled.contains(i)));
+        assert!(keep.iter().all(|i| !val.contains(i)));
+        assert_eq!(
+            val.iter().map(|&i| i % 2).sum::<usize>(),
+            1,
+            "one per class"
+        );
+        let (keep, val) = carve_validation(
+            &labels,
+            &names,
+            &labeled,
+            5,
+            ValidationSource::Training,
+            &mut Rng::new(1),
+        )
+        .unwrap();
+        assert_eq!(keep, labeled);
+        assert_eq!(val.len(), 10);
+        assert!(val.iter().all(|i| !labeled.contains(i)));
+        let e = carve_validation(
+            &labels,
+            &names,
+            &labeled,
+            3,
+            ValidationSource::Labeled,
+            &mut Rng::new(1),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("class 'a'"), "{e}");
     }
 }

@@ -4,7 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use metapseudo::config::layers::{ConfigLayers, parse_set, read_config_file};
 use metapseudo::config::presets::PRESETS;
-use metapseudo::config::{Config, METHODS};
+use metapseudo::config::{Config, FinetuneConfig, METHODS};
 use metapseudo::datatools::bench::{AugmentBench, bench_augment};
 use metapseudo::datatools::inspect::DataReport;
 use metapseudo::datatools::preview::{PreviewOptions, write_preview};
@@ -15,6 +15,7 @@ use metapseudo::predict::{self, Predictor, read_inputs};
 use metapseudo::report::{self, compare};
 use metapseudo::train::batches::image_policy;
 use metapseudo::train::bench_step::{StepBench, bench_step};
+use metapseudo::train::finetune::{MODEL as FINETUNED, finetune, stage_dir};
 use metapseudo::train::run::{RunDir, load_dataset};
 use metapseudo::train::trainer::{Outcome, TrainOptions, load_session, train};
 use std::path::PathBuf;
@@ -33,6 +34,11 @@ struct Cli {
 enum Command {
     /// Train a model (default: MPL on the two-moons set); writes a run folder.
     Train(Box<TrainArgs>),
+    /// Finetune a finished run's EMA student (or student) on its labeled samples only, with
+    /// dropout off and a small learning rate, keeping the best checkpoint by validation
+    /// accuracy; runs (or continues) in DIR/finetune and adds the model `finetuned` to the
+    /// run's summary.
+    Finetune(FinetuneArgs),
     /// Re-evaluate a run's saved models on its test split and print the summary.
     Eval {
         /// The run folder.
@@ -238,6 +244,72 @@ impl LayerArgs {
 }
 
 #[derive(Args)]
+struct FinetuneArgs {
+    /// The finished run folder.
+    dir: PathBuf,
+    /// Steps of the stage (default: the run's finetune.steps).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Constant learning rate (default: finetune.lr, 3e-5 as the MPL code).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Labeled samples per batch (default: finetune.batch_size, 512).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Start from: ema or student (default: the EMA when the run keeps one).
+    #[arg(long)]
+    from: Option<String>,
+    /// Validation samples from: labeled (held out of the labeled set) or training (labeled
+    /// training samples outside the labeled set). Never the test split.
+    #[arg(long)]
+    validation: Option<String>,
+    /// Validation samples per class (default: finetune.validation_per_class, 1).
+    #[arg(long)]
+    validation_per_class: Option<usize>,
+    /// Validate (and keep the best model) every N steps.
+    #[arg(long)]
+    eval_every: Option<u64>,
+    /// Save a checkpoint and exit after this many steps of the stage.
+    #[arg(long)]
+    stop_at: Option<u64>,
+    /// No progress bar and no final table.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl FinetuneArgs {
+    /// The run's finetune settings with the flags on top.
+    fn settings(&self, config: &Config) -> Result<FinetuneConfig> {
+        let mut ft = config.finetune.clone();
+        if let Some(v) = self.steps {
+            ft.steps = v;
+        }
+        if let Some(v) = self.lr {
+            ft.lr = v;
+        }
+        if let Some(v) = self.batch_size {
+            ft.batch_size = v;
+        }
+        if let Some(v) = &self.from {
+            ft.from = v.clone();
+        }
+        if let Some(v) = &self.validation {
+            ft.validation = v.clone();
+        }
+        if let Some(v) = self.validation_per_class {
+            ft.validation_per_class = v;
+        }
+        if let Some(v) = self.eval_every {
+            ft.eval_every = v;
+        }
+        let mut check = config.clone();
+        check.finetune = ft.clone();
+        check.validate()?;
+        Ok(ft)
+    }
+}
+
+#[derive(Args)]
 struct TrainArgs {
     /// Data: moons, digits, csv:PATH, idx:DIR, cifar10:DIR, cifar100:DIR, svhn:DIR, folder:DIR.
     #[arg(long)]
@@ -266,7 +338,7 @@ struct TrainArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Continue the run in this folder from its last checkpoint.
-    #[arg(long, conflicts_with_all = ["data", "method", "seed", "steps", "budget", "preset", "config", "sets", "out", "checkpoint_every", "skip_bad_images", "tensorboard", "unlabeled_loss", "role_swap", "teacher_run"])]
+    #[arg(long, conflicts_with_all = ["data", "method", "seed", "steps", "budget", "preset", "config", "sets", "out", "checkpoint_every", "skip_bad_images", "tensorboard", "unlabeled_loss", "role_swap", "teacher_run", "finetune_steps"])]
     resume: Option<PathBuf>,
     /// Save a checkpoint and exit after this many steps.
     #[arg(long)]
@@ -283,6 +355,10 @@ struct TrainArgs {
     /// Reduced MPL: the trained run whose model is the large teacher.
     #[arg(long, value_name = "DIR")]
     teacher_run: Option<PathBuf>,
+    /// After training, finetune the EMA student on the labeled samples for N steps (see
+    /// `metapseudo finetune`).
+    #[arg(long, value_name = "N")]
+    finetune_steps: Option<u64>,
     /// MPL role-playing: teacher and student swap roles every `epoch` or every N steps.
     #[arg(long, value_name = "epoch|N")]
     role_swap: Option<String>,
@@ -327,6 +403,9 @@ impl TrainArgs {
                 "reduced_mpl.teacher_run",
                 Value::String(t.display().to_string()),
             );
+        }
+        if let Some(n) = self.finetune_steps {
+            flag("finetune.steps", Value::Integer(n as i64));
         }
         if let Some(r) = &self.role_swap {
             flag("mpl.role_swap", Value::String(r.clone()));
@@ -400,6 +479,7 @@ fn cmd_train(args: TrainArgs) -> Result<()> {
     let opts = TrainOptions {
         stop_at: args.stop_at,
         quiet: args.quiet,
+        init: None,
     };
     let (run, outcome) = match &args.resume {
         Some(dir) => {
@@ -423,7 +503,17 @@ fn cmd_train(args: TrainArgs) -> Result<()> {
         }
     };
     match outcome {
-        Outcome::Finished(summary) => {
+        Outcome::Finished(mut summary) => {
+            let ft = run.read_config()?.finetune;
+            if ft.steps > 0 {
+                let stage_opts = TrainOptions {
+                    stop_at: None,
+                    ..opts
+                };
+                if let Some(s) = finetune(&run, &ft, &stage_opts)? {
+                    *summary = s;
+                }
+            }
             if !args.quiet {
                 print!("{}", summary.table());
                 println!("run folder: {}", run.dir.display());
@@ -441,6 +531,35 @@ fn cmd_train(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
+fn cmd_finetune(args: FinetuneArgs) -> Result<()> {
+    let run = RunDir {
+        dir: args.dir.clone(),
+    };
+    let ft = args.settings(&run.read_config()?)?;
+    let opts = TrainOptions {
+        stop_at: args.stop_at,
+        quiet: args.quiet,
+        init: None,
+    };
+    match finetune(&run, &ft, &opts)? {
+        Some(summary) => {
+            if !args.quiet {
+                print!("{}", summary.table());
+                println!("stage folder: {}", stage_dir(&run).dir.display());
+            }
+        }
+        None => {
+            if !args.quiet {
+                println!(
+                    "stopped; continue the stage with: metapseudo finetune {}",
+                    run.dir.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn cmd_eval(dir: PathBuf, json: bool) -> Result<()> {
     let run = RunDir { dir };
     let (session, _) = load_session(&run)?;
@@ -450,7 +569,17 @@ fn cmd_eval(dir: PathBuf, json: bool) -> Result<()> {
         .flatten()
         .map(|s| s.wall_seconds)
         .unwrap_or(session.elapsed_before);
-    let summary = session.summary(wall);
+    let mut summary = session.summary(wall);
+    // The finetuned model lives in the stage's folder: its figures are carried over (re-evaluate
+    // it with `metapseudo eval DIR/finetune`).
+    if let Some(old) = run.read_summary().ok().flatten()
+        && let (Some(record), Some(model)) = (old.finetune, old.models.get(FINETUNED))
+    {
+        summary.models.insert(FINETUNED.into(), model.clone());
+        summary.reported_model = FINETUNED.into();
+        summary.accuracy = model.accuracy;
+        summary.finetune = Some(record);
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -702,6 +831,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => cmd_train(*args),
+        Command::Finetune(args) => cmd_finetune(args),
         Command::Eval { dir, json } => cmd_eval(dir, json),
         Command::Report { dir } => report::rebuild_report(&RunDir { dir }).map(|p| {
             println!("wrote {}", p.display());

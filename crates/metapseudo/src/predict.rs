@@ -115,7 +115,17 @@ impl Predictor {
         };
         let config = run.read_config()?;
         let pre = read_preprocess(&run, &config)?;
-        let name = name.unwrap_or(&config.train.report).to_string();
+        // Default: the model the summary reports (after a finetune stage, `finetuned`).
+        let reported = run
+            .read_summary()?
+            .map_or(config.train.report.clone(), |s| s.reported_model);
+        let name = name.unwrap_or(&reported).to_string();
+        if name == crate::train::finetune::MODEL {
+            let stage = crate::train::finetune::stage_dir(&run);
+            let mut p = Self::from_run(&stage.dir, Some("best"))?;
+            p.model_name = name;
+            return Ok(p);
+        }
         if config.method == "reduced-mpl" && name == "teacher" {
             bail!(
                 "the teacher of a reduced-mpl run reads another run's logits, not inputs: predict with its student or ema"

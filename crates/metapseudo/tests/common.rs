@@ -41,7 +41,7 @@ pub fn train_to_end(
         ..Default::default()
     };
     match train(Some(config), run, &opts).unwrap() {
-        Outcome::Finished(summary) => summary,
+        Outcome::Finished(summary) => *summary,
         Outcome::Stopped { .. } => panic!("the run did not finish"),
     }
 }

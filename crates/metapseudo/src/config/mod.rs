@@ -46,6 +46,8 @@ pub struct Config {
     pub metasemi: MetasemiConfig,
     /// Reduced MPL options.
     pub reduced_mpl: ReducedMplConfig,
+    /// The finetune stage after training (`train --finetune-steps`, `metapseudo finetune`).
+    pub finetune: FinetuneConfig,
     /// What a run writes besides its metrics, checkpoints and summary.
     pub output: OutputConfig,
 }
@@ -176,8 +178,13 @@ pub struct TrainConfig {
     pub checkpoint_every: u64,
     /// EMA decay of the student's weights (0: no EMA model).
     pub ema_decay: f64,
-    /// Which evaluated model `summary.json` reports: `ema`, `student` or `teacher`.
+    /// Which evaluated model `summary.json` reports: `ema`, `student`, `teacher`, `ensemble`
+    /// (student and teacher logits averaged) or `best` (with `keep_best`).
     pub report: String,
+    /// Keep the model (the EMA if there is one, else the student) with the best accuracy on
+    /// the split's validation samples, checked every `eval_every` steps and before the first
+    /// step; it is evaluated as `best`. Needs a validation split (the finetune stage has one).
+    pub keep_best: bool,
     /// Steps per reporting epoch (0: one pass over the unlabeled pool, i.e. pool / (batch * mu)).
     /// Training length is always counted in steps; epochs only label the logs.
     pub steps_per_epoch: u64,
@@ -301,6 +308,49 @@ impl Default for ReducedMplConfig {
     }
 }
 
+/// The finetune stage: the trained (EMA) student on the labeled set only, dropout off, small
+/// learning rate, best checkpoint by validation accuracy. Runs in the `finetune` sub-folder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FinetuneConfig {
+    /// Steps of the stage after `train` (0: no stage; `metapseudo finetune --steps` sets it).
+    pub steps: u64,
+    /// Which model it starts from: `ema`, `student` or empty (the EMA if there is one).
+    pub from: String,
+    /// Constant learning rate (the MPL code: 3e-5).
+    pub lr: f64,
+    /// Labeled samples per batch (the MPL code: 512; drawn with reshuffled passes).
+    pub batch_size: usize,
+    /// Nesterov momentum.
+    pub momentum: f64,
+    /// Weight decay.
+    pub weight_decay: f64,
+    /// Validation (and best-checkpoint choice) every this many steps.
+    pub eval_every: u64,
+    /// Where the validation split comes from: `labeled` (held out of the labeled set; no label
+    /// beyond the run's budget is used) or `training` (labeled training samples outside the
+    /// labeled set). Never the test split.
+    pub validation: String,
+    /// Validation samples per class.
+    pub validation_per_class: usize,
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        Self {
+            steps: 0,
+            from: String::new(),
+            lr: 3e-5,
+            batch_size: 512,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            eval_every: 50,
+            validation: "labeled".into(),
+            validation_per_class: 1,
+        }
+    }
+}
+
 /// Report and TensorBoard output of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -343,6 +393,7 @@ impl Default for Config {
             pseudo_label: PseudoLabelConfig::default(),
             metasemi: MetasemiConfig::default(),
             reduced_mpl: ReducedMplConfig::default(),
+            finetune: FinetuneConfig::default(),
             output: OutputConfig::default(),
         }
     }
@@ -428,6 +479,7 @@ impl Default for TrainConfig {
             checkpoint_every: 0,
             ema_decay: 0.995,
             report: "ema".into(),
+            keep_best: false,
             steps_per_epoch: 0,
         }
     }
@@ -588,7 +640,41 @@ impl Config {
         one_of(
             "train.report",
             &self.train.report,
-            &["ema", "student", "teacher", "ensemble"],
+            &["ema", "student", "teacher", "ensemble", "best"],
+        )?;
+        if self.train.report == "best" && !self.train.keep_best {
+            anyhow::bail!("train.report = 'best' needs train.keep_best = true");
+        }
+        one_of(
+            "finetune.from",
+            &self.finetune.from,
+            &["", "ema", "student"],
+        )?;
+        one_of(
+            "finetune.validation",
+            &self.finetune.validation,
+            &["labeled", "training"],
+        )?;
+        positive("finetune.lr", self.finetune.lr >= 0.0, "at least 0")?;
+        positive(
+            "finetune.momentum",
+            (0.0..1.0).contains(&self.finetune.momentum),
+            "in [0, 1)",
+        )?;
+        positive(
+            "finetune.batch_size",
+            self.finetune.batch_size > 0,
+            "at least 1",
+        )?;
+        positive(
+            "finetune.eval_every",
+            self.finetune.eval_every > 0,
+            "at least 1",
+        )?;
+        positive(
+            "finetune.validation_per_class",
+            self.finetune.validation_per_class > 0,
+            "at least 1",
         )?;
         self.role_swap_steps(1)?;
         one_of(

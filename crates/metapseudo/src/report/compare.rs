@@ -112,7 +112,7 @@ pub fn group_runs(rows: &[RunRow]) -> Vec<Group> {
     for r in rows {
         let s = &r.summary;
         by_key
-            .entry((s.data.clone(), s.labels, s.method.clone()))
+            .entry((s.data.clone(), s.labels, s.label()))
             .or_default()
             .push(s);
     }
@@ -192,7 +192,7 @@ fn tables(rows: &[RunRow], groups: &[Group]) -> [(Vec<String>, Vec<Vec<String>>)
             let s = &r.summary;
             let mut row = vec![
                 r.dir.display().to_string(),
-                s.method.clone(),
+                s.label(),
                 s.data.clone(),
                 s.labels.to_string(),
                 s.seed.to_string(),
@@ -308,6 +308,9 @@ mod tests {
                 wall_seconds: 10.0 * seed as f64,
                 classes: vec![],
                 test_size: 10,
+                variant: String::new(),
+                best: None,
+                finetune: None,
             },
         }
     }

@@ -4,6 +4,7 @@ pub mod batches;
 pub mod bench_step;
 pub mod context;
 pub mod ema;
+pub mod finetune;
 pub mod metrics;
 pub mod progress;
 pub mod run;

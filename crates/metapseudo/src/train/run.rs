@@ -99,6 +99,10 @@ pub struct SplitRecord {
     pub unlabeled_count: usize,
     /// Whether the labeled samples are also in the unlabeled pool.
     pub unlabeled_includes_labeled: bool,
+    /// Indices into the training pool of labeled samples kept for validation (choosing the
+    /// best checkpoint); never trained on as labeled samples.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validation_indices: Vec<usize>,
 }
 
 /// The data of a run: the examples, their normalisation and the labeled/unlabeled pools.
@@ -289,12 +293,21 @@ impl RunData {
         for &i in &labeled {
             per_class[train_labels[i].unwrap_or_default()] += 1;
         }
+        let validation = saved.map(|s| s.validation_indices).unwrap_or_default();
+        if let Some(bad) = validation.iter().find(|&&i| {
+            i >= train_labels.len() || train_labels[i].is_none() || labeled.contains(&i)
+        }) {
+            bail!(
+                "split.json keeps sample {bad} for validation, which is not a labeled training sample outside the labeled set"
+            );
+        }
         let split = SplitRecord {
             budget: budget(config).to_string(),
             labeled_indices: labeled,
             labeled_per_class: per_class,
             unlabeled_count: unlabeled.len(),
             unlabeled_includes_labeled: config.data.unlabeled_includes_labeled,
+            validation_indices: validation,
         };
         Ok(Self {
             dataset,
@@ -316,6 +329,9 @@ pub struct Summary {
     pub models: BTreeMap<String, ModelEval>,
     /// The method.
     pub method: String,
+    /// A variant of the method worth telling apart in comparisons (`role-swap N`), or empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub variant: String,
     /// The data specification.
     pub data: String,
     /// Number of labeled samples.
@@ -330,6 +346,35 @@ pub struct Summary {
     pub classes: Vec<String>,
     /// Size of the test split.
     pub test_size: usize,
+    /// With `train.keep_best`: when the best model by validation was seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best: Option<super::trainer::BestRecord>,
+    /// The finetune stage, when one ran (its model is `finetuned`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finetune: Option<FinetuneRecord>,
+}
+
+/// What the finetune stage did, in the summary of the run it finetuned.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FinetuneRecord {
+    /// The sub-folder holding the stage's run.
+    pub folder: String,
+    /// The model it started from (`ema` or `student`).
+    pub from: String,
+    /// Steps of the stage.
+    pub steps: u64,
+    /// Test accuracy before (the `from` model).
+    pub before: f64,
+    /// Test accuracy after (the best checkpoint by validation).
+    pub after: f64,
+    /// Step of the best checkpoint (0: the starting model was kept).
+    pub best_step: u64,
+    /// Validation accuracy before the first step.
+    pub validation_before: f64,
+    /// Validation accuracy of the best checkpoint.
+    pub validation_best: f64,
+    /// Number of validation samples.
+    pub validation_size: usize,
 }
 
 impl Summary {
@@ -338,11 +383,28 @@ impl Summary {
         write_atomic(path, serde_json::to_string_pretty(self)?.as_bytes())
     }
 
+    /// The method with its variant and stages, e.g. `mpl role-swap 500+finetune`.
+    pub fn label(&self) -> String {
+        let mut l = self.method.clone();
+        if !self.variant.is_empty() {
+            l = format!("{l} {}", self.variant);
+        }
+        if self.finetune.is_some() {
+            l.push_str("+finetune");
+        }
+        l
+    }
+
     /// A plain-text table of the evaluated models.
     pub fn table(&self) -> String {
         let mut s = format!(
             "{} on {} ({} labels, seed {}, {} steps, {:.1} s)\n",
-            self.method, self.data, self.labels, self.seed, self.steps, self.wall_seconds
+            self.label(),
+            self.data,
+            self.labels,
+            self.seed,
+            self.steps,
+            self.wall_seconds
         );
         s.push_str("model      test accuracy\n");
         for (name, m) in &self.models {
@@ -352,6 +414,19 @@ impl Summary {
                 ""
             };
             s.push_str(&format!("{name:<10} {:>8.2}%{mark}\n", 100.0 * m.accuracy));
+        }
+        if let Some(f) = &self.finetune {
+            s.push_str(&format!(
+                "finetune ({} steps from {}): {:.2}% -> {:.2}%; best step {} by validation {:.2}% -> {:.2}% on {} samples\n",
+                f.steps,
+                f.from,
+                100.0 * f.before,
+                100.0 * f.after,
+                f.best_step,
+                100.0 * f.validation_before,
+                100.0 * f.validation_best,
+                f.validation_size
+            ));
         }
         s
     }

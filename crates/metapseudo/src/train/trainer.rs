@@ -8,7 +8,9 @@ use super::metrics::{MetricsLog, non_finite_loss, read_scalars};
 use super::progress::Progress;
 use super::run::{RunData, RunDir, Summary};
 use crate::config::Config;
-use crate::eval::{EvalInputs, ModelEval, predict_logits, true_classes};
+use crate::eval::{
+    EvalInputs, ModelEval, Output, argmax_row, predict_logits, predict_rows_at, true_classes,
+};
 use crate::io::{TensorFile, write_atomic};
 use crate::methods::reduced_mpl::TeacherLogits;
 use crate::methods::{self, Method};
@@ -38,13 +40,54 @@ pub struct TrainOptions {
     pub stop_at: Option<u64>,
     /// No progress bar or final table.
     pub quiet: bool,
+    /// Weights to start a new run's student (and EMA) from, instead of the seeded
+    /// initialisation.
+    pub init: Option<InitFrom>,
+}
+
+/// A model of another run's checkpoint to start from.
+#[derive(Clone, Debug)]
+pub struct InitFrom {
+    /// The checkpoint file.
+    pub checkpoint: std::path::PathBuf,
+    /// The model's name in it (`ema`, `student`).
+    pub model: String,
+}
+
+impl InitFrom {
+    /// Loads the weights into `session`'s student and EMA.
+    fn apply(&self, session: &mut Session) -> Result<()> {
+        let file = TensorFile::load(&self.checkpoint)?;
+        let tensors = file.take_prefix(&self.model);
+        if tensors.is_empty() {
+            bail!(
+                "{} has no model '{}'",
+                self.checkpoint.display(),
+                self.model
+            );
+        }
+        let load = |m: &Network| {
+            import_tensors(m.clone(), &tensors).with_context(|| {
+                format!(
+                    "loading '{}' from {}",
+                    self.model,
+                    self.checkpoint.display()
+                )
+            })
+        };
+        session.ctx.student.model = load(&session.ctx.student.model)?;
+        if let Some(e) = &mut session.ema {
+            e.model = load(&e.model)?;
+        }
+        Ok(())
+    }
 }
 
 /// How a `train` invocation ended.
 #[derive(Clone, Debug)]
 pub enum Outcome {
     /// All steps done; the summary was written.
-    Finished(Summary),
+    Finished(Box<Summary>),
     /// Stopped at `--stop-at`; resume to continue.
     Stopped {
         /// Steps done so far.
@@ -60,6 +103,28 @@ struct CheckpointState {
     method: serde_json::Value,
     metrics_bytes: u64,
     elapsed_seconds: f64,
+    #[serde(default)]
+    best: Option<BestRecord>,
+}
+
+/// The best model by validation accuracy so far (`train.keep_best`).
+#[derive(Clone, Debug)]
+pub struct Best {
+    /// A copy of the model (sharing nothing with the trained one).
+    pub model: Network,
+    /// Step, validation accuracy and the accuracy before the first step.
+    pub record: BestRecord,
+}
+
+/// When the best model was seen and how good it was on validation.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BestRecord {
+    /// Step of the best model.
+    pub step: u64,
+    /// Its validation accuracy.
+    pub accuracy: f64,
+    /// Validation accuracy of the model before the first step.
+    pub initial: f64,
 }
 
 /// A run in memory: data, networks, optimisers, method and batch stream.
@@ -82,6 +147,8 @@ pub struct Session {
     pub elapsed_before: f64,
     /// Role-playing: steps between swaps of teacher and student.
     swap_every: Option<u64>,
+    /// With `train.keep_best`: the best model by validation accuracy so far.
+    pub best: Option<Best>,
     /// Whether the networks are in swapped roles now (`ctx.student` holds the network named
     /// `teacher`). A function of the step, so checkpoints need not record it.
     swapped: bool,
@@ -176,9 +243,74 @@ impl Session {
             device,
             swap_every: None,
             swapped: false,
+            best: None,
         };
         session.swap_every = config.role_swap_steps(session.steps_per_epoch())?;
+        if config.train.keep_best && session.data.split.validation_indices.is_empty() {
+            bail!(
+                "train.keep_best needs validation samples in the split (the finetune stage carves them: metapseudo finetune)"
+            );
+        }
         Ok(session)
+    }
+
+    /// The model `keep_best` and validation follow: the EMA if there is one, else the student.
+    fn followed_model(&self) -> &Network {
+        match &self.ema {
+            Some(e) => &e.model,
+            None => &self.named_learners().0.model,
+        }
+    }
+
+    /// Accuracy of the followed model on the split's validation samples (None without any).
+    pub fn validation_accuracy(&self) -> Option<f64> {
+        let idx = &self.data.split.validation_indices;
+        if idx.is_empty() {
+            return None;
+        }
+        let inputs = EvalInputs {
+            examples: &self.data.dataset.train,
+            normalizer: &self.data.normalizer,
+        };
+        let logits = predict_rows_at(
+            self.followed_model(),
+            inputs,
+            idx,
+            Output::Logits,
+            &self.device,
+        );
+        let labels = self.data.dataset.train.labels();
+        let right = logits
+            .iter()
+            .zip(idx)
+            .filter(|(row, i)| Some(argmax_row(row)) == labels[**i])
+            .count();
+        Some(right as f64 / idx.len() as f64)
+    }
+
+    /// Validates the followed model and, with `keep_best`, keeps a copy when it is at least
+    /// as good as the best so far (ties keep the later: with few validation samples, the
+    /// model moves on unless validation gets worse). Returns the validation accuracy.
+    pub fn check_validation(&mut self) -> Option<f64> {
+        let accuracy = self.validation_accuracy()?;
+        if self.config.train.keep_best {
+            let initial = self.best.as_ref().map_or(accuracy, |b| b.record.initial);
+            if self
+                .best
+                .as_ref()
+                .is_none_or(|b| accuracy >= b.record.accuracy)
+            {
+                self.best = Some(Best {
+                    model: self.followed_model().isolated_copy(),
+                    record: BestRecord {
+                        step: self.step,
+                        accuracy,
+                        initial,
+                    },
+                });
+            }
+        }
+        Some(accuracy)
     }
 
     /// The networks by name, whatever their current roles: (`student`, `teacher`).
@@ -255,6 +387,9 @@ impl Session {
         if let Some(t) = teacher.filter(|_| self.config.has_teacher()) {
             m.push(("teacher", &t.model));
         }
+        if let Some(b) = &self.best {
+            m.push(("best", &b.model));
+        }
         m
     }
 
@@ -307,6 +442,10 @@ impl Session {
             reported_model: reported,
             models,
             method: self.config.method.clone(),
+            variant: match self.swap_every {
+                Some(n) => format!("role-swap {n}"),
+                None => String::new(),
+            },
             data: self.config.data.spec.clone(),
             labels: self.data.split.labeled_indices.len(),
             steps: self.step,
@@ -314,6 +453,8 @@ impl Session {
             wall_seconds,
             classes: self.data.dataset.classes.clone(),
             test_size: self.data.dataset.test.len(),
+            best: self.best.as_ref().map(|b| b.record),
+            finetune: None,
         }
     }
 
@@ -337,12 +478,16 @@ impl Session {
         if let Some(e) = &self.ema {
             f.insert_all("ema", export_tensors(&e.model));
         }
+        if let Some(b) = &self.best {
+            f.insert_all("best", export_tensors(&b.model));
+        }
         let state = CheckpointState {
             step: self.step,
             pipeline: self.pipeline.state(),
             method: self.method.save_state(),
             metrics_bytes,
             elapsed_seconds,
+            best: self.best.as_ref().map(|b| b.record),
         };
         f.metadata.insert("format".into(), CHECKPOINT_FORMAT.into());
         f.metadata
@@ -386,6 +531,16 @@ impl Session {
         if let Some(e) = &mut self.ema {
             e.model = import_tensors(e.model.clone(), &f.take_prefix("ema"))?;
         }
+        self.best = match state.best {
+            Some(record) => Some(Best {
+                model: import_tensors(
+                    self.followed_model().isolated_copy(),
+                    &f.take_prefix("best"),
+                )?,
+                record,
+            }),
+            None => None,
+        };
         self.pipeline.restore(&state.pipeline);
         self.method.load_state(&state.method, &self.device)?;
         self.step = state.step;
@@ -474,6 +629,11 @@ pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Resu
         // Killed before its first checkpoint: start the same run again from step 0.
         None => (fresh_session(run)?, 0),
     };
+    if session.step == 0
+        && let Some(init) = &opts.init
+    {
+        init.apply(&mut session)?;
+    }
     let mut metrics = MetricsLog::open(&run.metrics(), Some(metrics_bytes))?;
     run_loop(&mut session, run, &mut metrics, opts)
 }
@@ -496,6 +656,10 @@ fn run_loop(
         None
     };
     let mut last_checkpoint: Option<u64> = run.checkpoint().exists().then_some(s.step);
+    if s.step == 0 {
+        // The starting model is the first candidate for the best checkpoint.
+        s.check_validation();
+    }
     while s.step < total {
         let scalars = s.step_once();
         let step = s.step;
@@ -526,6 +690,9 @@ fn run_loop(
                 if eval_here {
                     for (name, e) in s.evaluate_all() {
                         fields.push((format!("eval/{name}/accuracy"), e.accuracy));
+                    }
+                    if let Some(v) = s.check_validation() {
+                        fields.push(("eval/validation/accuracy".into(), v));
                     }
                 }
                 let refs: Vec<(&str, f64)> = fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();
@@ -567,7 +734,7 @@ fn run_loop(
             );
         }
     }
-    Ok(Outcome::Finished(summary))
+    Ok(Outcome::Finished(Box::new(summary)))
 }
 
 #[cfg(test)]

@@ -1,0 +1,193 @@
+//! The finetune stage after training (ALGORITHMS.md section 4): the run's EMA student (or
+//! student) continues on the labeled samples only, with dropout off and a small constant
+//! learning rate, and the best checkpoint by validation accuracy is kept. The validation
+//! samples are carved from the labeled set or from the rest of the training pool, never from
+//! the test split.
+//!
+//! The stage is a run of its own in the `finetune` sub-folder (config, split with validation
+//! samples, metrics, checkpoints, report), so it logs, checkpoints and resumes like any run.
+//! When it finishes, the finetuned run's summary gains the model `finetuned` (reported) and a
+//! before/after record.
+
+use super::run::{FinetuneRecord, RunData, RunDir, Summary};
+use super::trainer::{InitFrom, Outcome, TrainOptions, train};
+use crate::config::{Config, FinetuneConfig, OptimConfig};
+use crate::io::write_atomic;
+use anyhow::{Context, Result, bail};
+use metapseudo_data::Rng;
+use metapseudo_data::split::{ValidationSource, carve_validation};
+
+/// The stage's sub-folder in the finetuned run's folder.
+pub const FOLDER: &str = "finetune";
+
+/// The model name the finetuned model gets in the finetuned run's summary.
+pub const MODEL: &str = "finetuned";
+
+/// The stage's folder inside run `parent`.
+pub fn stage_dir(parent: &RunDir) -> RunDir {
+    RunDir {
+        dir: parent.dir.join(FOLDER),
+    }
+}
+
+/// The model the stage starts from: `ft.from`, or the EMA when the run keeps one.
+pub fn start_model(config: &Config, ft: &FinetuneConfig) -> String {
+    match ft.from.as_str() {
+        "" if config.train.ema_decay > 0.0 => "ema".into(),
+        "" => "student".into(),
+        other => other.into(),
+    }
+}
+
+/// The stage's configuration: the run's data, network (dropout off) and labeled views;
+/// supervised steps at `ft`'s constant learning rate; no EMA; the best model by validation
+/// is reported.
+pub fn stage_config(parent: &Config, ft: &FinetuneConfig) -> Config {
+    let mut c = parent.clone();
+    c.method = "supervised".into();
+    c.model.dropout = 0.0;
+    c.augment.mixup_alpha = 0.0;
+    c.train.steps = ft.steps;
+    c.train.batch_size = ft.batch_size;
+    c.train.ema_decay = 0.0;
+    c.train.keep_best = true;
+    c.train.report = "best".into();
+    c.train.eval_every = ft.eval_every;
+    c.train.checkpoint_every = ft.eval_every;
+    c.train.steps_per_epoch = 0;
+    c.student_optim = OptimConfig {
+        lr: ft.lr,
+        momentum: ft.momentum,
+        nesterov: true,
+        weight_decay: ft.weight_decay,
+        warmup_steps: 0,
+        schedule: "constant".into(),
+        wait_steps: 0,
+        clip_norm: 0.0,
+    };
+    // Recorded for the reader; the stage itself runs no further stage.
+    c.finetune = FinetuneConfig {
+        steps: 0,
+        ..ft.clone()
+    };
+    c
+}
+
+/// Writes the stage's folder: config, split with validation samples carved per `ft`, and the
+/// run's preprocessing.
+fn prepare_stage(
+    parent: &RunDir,
+    config: &Config,
+    ft: &FinetuneConfig,
+    stage: &RunDir,
+) -> Result<()> {
+    let stage_cfg = stage_config(config, ft);
+    stage_cfg.validate()?;
+    let split = parent.read_split()?;
+    let data = RunData::prepare(&stage_cfg, Some(split.clone()))?;
+    let source = match ft.validation.as_str() {
+        "training" => ValidationSource::Training,
+        _ => ValidationSource::Labeled,
+    };
+    let (labeled, validation) = carve_validation(
+        data.dataset.train.labels(),
+        &data.dataset.classes,
+        &split.labeled_indices,
+        ft.validation_per_class,
+        source,
+        &mut Rng::stream(config.seed, "finetune/validation"),
+    )
+    .with_context(|| format!("finetune.validation = '{}'", ft.validation))?;
+    let mut per_class = vec![0; data.dataset.num_classes()];
+    for &i in &labeled {
+        per_class[data.dataset.train.labels()[i].unwrap_or_default()] += 1;
+    }
+    let mut stage_split = split;
+    stage_split.labeled_indices = labeled;
+    stage_split.labeled_per_class = per_class;
+    stage_split.validation_indices = validation;
+    std::fs::create_dir_all(&stage.dir)
+        .with_context(|| format!("cannot create {}", stage.dir.display()))?;
+    write_atomic(&stage.config(), stage_cfg.to_toml().as_bytes())?;
+    write_atomic(
+        &stage.split(),
+        serde_json::to_string_pretty(&stage_split)?.as_bytes(),
+    )?;
+    let pre = crate::predict::read_preprocess(parent, config)?;
+    crate::predict::save_preprocess(stage, &pre)
+}
+
+/// Runs the finetune stage of the finished run `parent` with settings `ft` (or continues the
+/// stage already in its folder, with that folder's saved settings). Returns the run's updated
+/// summary, or `None` when `opts.stop_at` stopped the stage.
+pub fn finetune(
+    parent: &RunDir,
+    ft: &FinetuneConfig,
+    opts: &TrainOptions,
+) -> Result<Option<Summary>> {
+    let config = parent.read_config()?;
+    let Some(mut summary) = parent.read_summary()? else {
+        bail!(
+            "{} has not finished training (no summary.json): finish it first with `metapseudo train --resume {}`",
+            parent.dir.display(),
+            parent.dir.display()
+        );
+    };
+    let stage = stage_dir(parent);
+    let ft = if stage.config().exists() {
+        let saved = stage.read_config()?;
+        if !opts.quiet {
+            eprintln!(
+                "continuing the finetune stage in {} with its saved settings (delete that folder to start over)",
+                stage.dir.display()
+            );
+        }
+        FinetuneConfig {
+            steps: saved.train.steps,
+            ..saved.finetune
+        }
+    } else {
+        if ft.steps == 0 {
+            bail!("the finetune stage needs a number of steps: --steps N (finetune.steps)");
+        }
+        prepare_stage(parent, &config, ft, &stage)?;
+        ft.clone()
+    };
+    let from = start_model(&config, &ft);
+    let before = summary
+        .models
+        .get(&from)
+        .with_context(|| format!("{} has no model '{from}' to finetune", parent.dir.display()))?
+        .accuracy;
+    let opts = TrainOptions {
+        init: Some(InitFrom {
+            checkpoint: parent.checkpoint(),
+            model: from.clone(),
+        }),
+        ..opts.clone()
+    };
+    let stage_summary = match train(None, &stage, &opts)? {
+        Outcome::Finished(s) => *s,
+        Outcome::Stopped { .. } => return Ok(None),
+    };
+    let best = stage_summary
+        .best
+        .context("the finetune stage kept no best model")?;
+    let after = stage_summary.models["best"].clone();
+    summary.finetune = Some(FinetuneRecord {
+        folder: FOLDER.into(),
+        from,
+        steps: stage_summary.steps,
+        before,
+        after: after.accuracy,
+        best_step: best.step,
+        validation_before: best.initial,
+        validation_best: best.accuracy,
+        validation_size: stage.read_split()?.validation_indices.len(),
+    });
+    summary.accuracy = after.accuracy;
+    summary.reported_model = MODEL.into();
+    summary.models.insert(MODEL.into(), after);
+    summary.save(&parent.summary())?;
+    Ok(Some(summary))
+}
