@@ -18,16 +18,8 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 /// The configuration of `preset` (None: chosen from the data) topped by `sets` (`key=value`).
 pub fn config_with(preset: Option<&str>, sets: &[String]) -> metapseudo::config::Config {
-    metapseudo::config::layers::ConfigLayers {
-        preset: preset.map(str::to_string),
-        sets: sets
-            .iter()
-            .map(|s| metapseudo::config::layers::parse_set(s).unwrap())
-            .collect(),
-        ..Default::default()
-    }
-    .resolve()
-    .unwrap()
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    metapseudo::config::layers::ConfigLayers::resolve_with(preset, &sets).unwrap()
 }
 
 /// Trains `config` to the end in the new run folder `run`, quietly, in this process.

@@ -134,6 +134,17 @@ impl ConfigLayers {
             })
     }
 
+    /// The configuration of `preset` (None: chosen from the data) topped by `--set` style
+    /// overrides (`key=value`).
+    pub fn resolve_with(preset: Option<&str>, sets: &[&str]) -> Result<Config> {
+        Self {
+            preset: preset.map(str::to_string),
+            sets: sets.iter().map(|s| parse_set(s)).collect::<Result<_>>()?,
+            ..Default::default()
+        }
+        .resolve()
+    }
+
     /// Resolves the layers into a validated configuration.
     pub fn resolve(&self) -> Result<Config> {
         let data_spec = self

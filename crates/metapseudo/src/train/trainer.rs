@@ -442,10 +442,7 @@ impl Session {
             reported_model: reported,
             models,
             method: self.config.method.clone(),
-            variant: match self.swap_every {
-                Some(n) => format!("role-swap {n}"),
-                None => String::new(),
-            },
+            variant: self.variant(),
             data: self.config.data.spec.clone(),
             labels: self.data.split.labeled_indices.len(),
             steps: self.step,
@@ -456,6 +453,24 @@ impl Session {
             best: self.best.as_ref().map(|b| b.record),
             finetune: None,
         }
+    }
+
+    /// The run's departures from its method's reference form that comparisons should keep
+    /// apart: role swapping, cosine consistency, the student's target.
+    fn variant(&self) -> String {
+        let c = &self.config;
+        let mut parts = Vec::new();
+        if let Some(n) = self.swap_every {
+            parts.push(format!("role-swap {n}"));
+        }
+        let consistency = matches!(c.method.as_str(), "uda" | "mpl" | "smpl" | "reduced-mpl");
+        if consistency && c.uda.unlabeled_loss != "ce" {
+            parts.push(c.uda.unlabeled_loss.clone());
+        }
+        if c.student_waits() && c.mpl.student_target != "hard-strong" {
+            parts.push(format!("target {}", c.mpl.student_target));
+        }
+        parts.join(", ")
     }
 
     /// Everything needed to continue exactly: networks, optimiser states, EMA, step, batch
@@ -748,15 +763,7 @@ mod tests {
             "mpl.role_swap=\"3\"",
             "student_optim.wait_steps=100",
         ];
-        let config = crate::config::layers::ConfigLayers {
-            sets: sets
-                .iter()
-                .map(|s| crate::config::layers::parse_set(s).unwrap())
-                .collect(),
-            ..Default::default()
-        }
-        .resolve()
-        .unwrap();
+        let config = crate::config::layers::ConfigLayers::resolve_with(None, &sets).unwrap();
         let mut s = Session::new(&config, RunData::prepare(&config, None).unwrap()).unwrap();
         let waiting = s.ctx.student.stepper.schedule.clone();
         let named = |s: &Session| {
