@@ -126,7 +126,7 @@ impl Predictor {
             p.model_name = name;
             return Ok(p);
         }
-        if config.method == "reduced-mpl" && name == "teacher" {
+        if config.method == "reduced-mpl" && matches!(name.as_str(), "teacher" | "ensemble") {
             bail!(
                 "the teacher of a reduced-mpl run reads another run's logits, not inputs: predict with its student or ema"
             );
