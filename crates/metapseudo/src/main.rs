@@ -854,8 +854,9 @@ fn main() -> ExitCode {
         Command::Bench(cmd) => cmd_bench(cmd),
         Command::Models => cmd_models(),
         Command::Presets => {
+            let width = PRESETS.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
             for (name, about) in PRESETS {
-                println!("{name:<8} {about}");
+                println!("{name:<width$}  {about}");
             }
             println!("methods: {}", METHODS.join(", "));
             Ok(())
