@@ -9,7 +9,7 @@
 //! When it finishes, the finetuned run's summary gains the model `finetuned` (reported) and a
 //! before/after record.
 
-use super::run::{FinetuneRecord, RunData, RunDir, Summary};
+use super::run::{FinetuneRecord, RunData, RunDir, Summary, count_per_class};
 use super::trainer::{InitFrom, Outcome, TrainOptions, train};
 use crate::config::{Config, FinetuneConfig, OptimConfig};
 use crate::io::write_atomic;
@@ -98,13 +98,13 @@ fn prepare_stage(
         &mut Rng::stream(config.seed, "finetune/validation"),
     )
     .with_context(|| format!("finetune.validation = '{}'", ft.validation))?;
-    let mut per_class = vec![0; data.dataset.num_classes()];
-    for &i in &labeled {
-        per_class[data.dataset.train.labels()[i].unwrap_or_default()] += 1;
-    }
     let mut stage_split = split;
+    stage_split.labeled_per_class = count_per_class(
+        data.dataset.train.labels(),
+        &labeled,
+        data.dataset.num_classes(),
+    );
     stage_split.labeled_indices = labeled;
-    stage_split.labeled_per_class = per_class;
     stage_split.validation_indices = validation;
     std::fs::create_dir_all(&stage.dir)
         .with_context(|| format!("cannot create {}", stage.dir.display()))?;

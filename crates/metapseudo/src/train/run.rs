@@ -289,10 +289,7 @@ impl RunData {
         if unlabeled.is_empty() && config.method != "supervised" {
             bail!("no unlabeled samples are left for '{}'", config.method);
         }
-        let mut per_class = vec![0; dataset.num_classes()];
-        for &i in &labeled {
-            per_class[train_labels[i].unwrap_or_default()] += 1;
-        }
+        let per_class = count_per_class(train_labels, &labeled, dataset.num_classes());
         let validation = saved.map(|s| s.validation_indices).unwrap_or_default();
         if let Some(bad) = validation.iter().find(|&&i| {
             i >= train_labels.len() || train_labels[i].is_none() || labeled.contains(&i)
@@ -316,6 +313,15 @@ impl RunData {
             unlabeled,
         })
     }
+}
+
+/// How many of the samples `idx` each class has (`labels` of the training pool).
+pub fn count_per_class(labels: &[Option<usize>], idx: &[usize], classes: usize) -> Vec<usize> {
+    let mut per_class = vec![0; classes];
+    for &i in idx {
+        per_class[labels[i].unwrap_or_default()] += 1;
+    }
+    per_class
 }
 
 /// `summary.json`: what a run achieved.
