@@ -8,9 +8,7 @@ use super::metrics::{MetricsLog, non_finite_loss, read_scalars};
 use super::progress::Progress;
 use super::run::{RunData, RunDir, Summary};
 use crate::config::Config;
-use crate::eval::{
-    EvalInputs, ModelEval, Output, argmax_row, predict_logits, predict_rows_at, true_classes,
-};
+use crate::eval::{EvalInputs, ModelEval, Output, predict_logits, predict_rows_at, true_classes};
 use crate::io::{TensorFile, write_atomic};
 use crate::methods::reduced_mpl::TeacherLogits;
 use crate::methods::{self, Method};
@@ -280,12 +278,9 @@ impl Session {
             &self.device,
         );
         let labels = self.data.dataset.train.labels();
-        let right = logits
-            .iter()
-            .zip(idx)
-            .filter(|(row, i)| Some(argmax_row(row)) == labels[**i])
-            .count();
-        Some(right as f64 / idx.len() as f64)
+        let truth: Vec<usize> = idx.iter().map(|&i| labels[i].unwrap_or_default()).collect();
+        let classes = self.data.dataset.num_classes();
+        Some(ModelEval::from_logits(&logits, &truth, classes).accuracy)
     }
 
     /// Validates the followed model and, with `keep_best`, keeps a copy when it is at least
@@ -315,10 +310,7 @@ impl Session {
 
     /// The networks by name, whatever their current roles: (`student`, `teacher`).
     fn named_learners(&self) -> (&Learner, Option<&Learner>) {
-        match (&self.ctx.teacher, self.swapped) {
-            (Some(t), true) => (t, Some(&self.ctx.student)),
-            (t, _) => (&self.ctx.student, t.as_ref()),
-        }
+        named_learners(&self.ctx, self.swapped)
     }
 
     /// Puts the networks in the roles step `self.step` asks for (role-playing).
@@ -365,11 +357,8 @@ impl Session {
             let role = if self.swapped { 1.0 } else { 0.0 };
             scalars.push(("mpl/roles_swapped", methods::Scalar::Value(role)));
         }
-        if self.ema.is_some() {
-            let student = self.named_learners().0.model.clone();
-            if let Some(ema) = &mut self.ema {
-                ema.update(&student);
-            }
+        if let Some(ema) = &mut self.ema {
+            ema.update(&named_learners(&self.ctx, self.swapped).0.model);
         }
         self.step += 1;
         self.set_roles();
@@ -562,6 +551,14 @@ impl Session {
         self.set_roles();
         self.elapsed_before = state.elapsed_seconds;
         Ok(state.metrics_bytes)
+    }
+}
+
+/// `ctx`'s networks by name, `swapped` telling whether they play each other's roles now.
+fn named_learners(ctx: &TrainContext, swapped: bool) -> (&Learner, Option<&Learner>) {
+    match (&ctx.teacher, swapped) {
+        (Some(t), true) => (t, Some(&ctx.student)),
+        (t, _) => (&ctx.student, t.as_ref()),
     }
 }
 
