@@ -197,14 +197,17 @@ const FASHION_CPU: &str = r#"
 labels_per_class = 10
 [model]
 name = "cnn-small"
-width = 16
+width = 8
 [train]
-steps = 1500
+steps = 3000
 batch_size = 16
 mu = 3
 eval_every = 500
 log_every = 10
 ema_decay = 0.99
+[augment]
+randaugment_m = 8.0
+cutout_fraction = 0.25
 [teacher_optim]
 lr = 0.05
 warmup_steps = 100
@@ -214,7 +217,7 @@ warmup_steps = 100
 wait_steps = 300
 [uda]
 weight = 2.0
-ramp_steps = 500
+ramp_steps = 1000
 [metasemi]
 view = "strong"
 weight = 5.0
@@ -279,7 +282,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     (
         "fashion-cpu",
-        "Fashion-MNIST/MNIST-sized images on a CPU: 10 labels per class, small CNN, 1500 steps",
+        "Fashion-MNIST/MNIST-sized images on a CPU: 10 labels per class, small CNN (w = 8), 3000 steps",
     ),
     ("none", "the reference defaults of ALGORITHMS.md, unchanged"),
 ];

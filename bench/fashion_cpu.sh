@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Issue 4/5's Fashion-MNIST table: 10 labels per class, `--preset fashion-cpu`, seeds 1-3.
+# Usage: bench/fashion_cpu.sh OUT "SEEDS" METHOD... (methods: supervised, uda, mpl, smpl,
+# metasemi, mpl-finetune = MPL with the finetune stage; its run also records the EMA student
+# before finetuning). Two invocations can share the machine: RAYON_NUM_THREADS=1 each.
+# Then `metapseudo compare OUT`.
+set -euo pipefail
+M=${METAPSEUDO:-target/release/metapseudo}
+OUT=$1
+SEEDS=$2
+shift 2
+DATA=${FASHION:-../shared/data/fashion-mnist}
+for method in "$@"; do
+  for s in $SEEDS; do
+    t=(--data "idx:$DATA" --preset fashion-cpu --seed "$s" --quiet)
+    case $method in
+      mpl-finetune) $M train "${t[@]}" --method mpl --finetune-steps 300 --out "$OUT/mpl-finetune-s$s" ;;
+      *) $M train "${t[@]}" --method "$method" --out "$OUT/$method-s$s" ;;
+    esac
+  done
+done
