@@ -1,6 +1,6 @@
 //! Times the operations of a WRN-28-2 training step one by one on flex, at the shape of the
-//! first stage (batch 64, 32 channels, 32x32): Burn's convolution against `conv_gemm`, Burn's
-//! leaky ReLU and batch norm against the ones in `metapseudo::models::layers`. Where a step's time goes.
+//! first stage (batch 64, 32 channels, 32x32): Burn's convolution, Burn's leaky ReLU and batch
+//! norm against the ones in `metapseudo::models::layers`. Where a step's time goes.
 //!
 //! cargo run --release --example op_profile
 
@@ -9,7 +9,6 @@ use burn::tensor::activation::{leaky_relu, relu};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor};
-use metapseudo::models::conv_gemm::conv2d_gemm;
 use metapseudo::models::layers;
 use std::time::Instant;
 
@@ -58,17 +57,6 @@ fn main() {
         let x = x0.clone().require_grad();
         let w = w0.clone().require_grad();
         let g = conv2d(x.clone(), w.clone(), None, opts())
-            .mul(r.clone())
-            .sum()
-            .backward();
-        x.grad(&g).unwrap().sum().into_scalar::<f32>()
-            + w.grad(&g).unwrap().sum().into_scalar::<f32>()
-    });
-
-    time("conv_gemm forward+backward (x and w gradients)", 5, || {
-        let x = x0.clone().require_grad();
-        let w = w0.clone().require_grad();
-        let g = conv2d_gemm(x.clone(), w.clone(), 1, 1)
             .mul(r.clone())
             .sum()
             .backward();

@@ -1,6 +1,5 @@
 //! Networks by name: a registry that builds each from the configuration and the data's shape.
 
-pub mod conv_gemm;
 pub mod layers;
 pub mod mlp;
 pub mod plain_cnn;
