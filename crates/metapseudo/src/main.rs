@@ -563,16 +563,14 @@ fn cmd_finetune(args: FinetuneArgs) -> Result<()> {
 fn cmd_eval(dir: PathBuf, json: bool) -> Result<()> {
     let run = RunDir { dir };
     let (session, _) = load_session(&run)?;
-    let wall = run
-        .read_summary()
-        .ok()
-        .flatten()
-        .map(|s| s.wall_seconds)
-        .unwrap_or(session.elapsed_before);
+    let saved = run.read_summary().ok().flatten();
+    let wall = saved
+        .as_ref()
+        .map_or(session.elapsed_before, |s| s.wall_seconds);
     let mut summary = session.summary(wall);
     // The finetuned model lives in the stage's folder: its figures are carried over (re-evaluate
     // it with `metapseudo eval DIR/finetune`).
-    if let Some(old) = run.read_summary().ok().flatten()
+    if let Some(old) = saved
         && let (Some(record), Some(model)) = (old.finetune, old.models.get(FINETUNED))
     {
         summary.models.insert(FINETUNED.into(), model.clone());
