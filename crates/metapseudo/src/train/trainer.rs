@@ -1,5 +1,7 @@
 //! The training loop: batches, the method's step, EMA, logging, evaluation, checkpoints,
-//! resume and the final summary. Written once for every method.
+//! resume and the final summary. Written once for every method. The session's validation
+//! (`best`), test evaluation and summary (`evaluation`) and checkpoints (`checkpoint`) live in
+//! the submodules.
 
 use super::batches::batch_stream;
 use super::context::{Learner, Stepper, TensorBatch, TrainContext};
@@ -8,28 +10,26 @@ use super::metrics::{MetricsLog, non_finite_loss, read_scalars};
 use super::progress::Progress;
 use super::run::{RunData, RunDir, Summary};
 use crate::config::Config;
-use crate::eval::{EvalInputs, ModelEval, Output, predict_logits, predict_rows_at, true_classes};
 use crate::io::{TensorFile, write_atomic};
 use crate::methods::reduced_mpl::TeacherLogits;
 use crate::methods::{self, Method};
 use crate::models::reduced::ReducedTeacher;
 use crate::models::{self, ModelShape, Network};
 use crate::optim::{Schedule, Sgd};
-use crate::params::{HostTensor, export_tensors, import_tensors};
+use crate::params::import_tensors;
 use crate::report::tensorboard::EventLog;
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use metapseudo_data::Rng;
-use metapseudo_data::pipeline::{BatchStream, PipelineState};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use metapseudo_data::pipeline::BatchStream;
 use std::time::Instant;
 
-/// Each model's logits on the test split, by model name.
-pub type TestLogits = Vec<(String, Vec<Vec<f32>>)>;
+mod best;
+mod checkpoint;
+mod evaluation;
 
-/// Identifies checkpoint files written by this version.
-const CHECKPOINT_FORMAT: &str = "metapseudo-checkpoint-1";
+pub use best::{Best, BestRecord};
+pub use evaluation::TestLogits;
 
 /// Options of one `train` invocation that are not part of the configuration.
 #[derive(Clone, Debug, Default)]
@@ -91,38 +91,6 @@ pub enum Outcome {
         /// Steps done so far.
         step: u64,
     },
-}
-
-/// The non-tensor part of a checkpoint.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct CheckpointState {
-    step: u64,
-    pipeline: PipelineState,
-    method: serde_json::Value,
-    metrics_bytes: u64,
-    elapsed_seconds: f64,
-    #[serde(default)]
-    best: Option<BestRecord>,
-}
-
-/// The best model by validation accuracy so far (`train.keep_best`).
-#[derive(Clone, Debug)]
-pub struct Best {
-    /// A copy of the model (sharing nothing with the trained one).
-    pub model: Network,
-    /// Step, validation accuracy and the accuracy before the first step.
-    pub record: BestRecord,
-}
-
-/// When the best model was seen and how good it was on validation.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BestRecord {
-    /// Step of the best model.
-    pub step: u64,
-    /// Its validation accuracy.
-    pub accuracy: f64,
-    /// Validation accuracy of the model before the first step.
-    pub initial: f64,
 }
 
 /// A run in memory: data, networks, optimisers, method and batch stream.
@@ -252,62 +220,6 @@ impl Session {
         Ok(session)
     }
 
-    /// The model `keep_best` and validation follow: the EMA if there is one, else the student.
-    fn followed_model(&self) -> &Network {
-        match &self.ema {
-            Some(e) => &e.model,
-            None => &self.named_learners().0.model,
-        }
-    }
-
-    /// Accuracy of the followed model on the split's validation samples (None without any).
-    pub fn validation_accuracy(&self) -> Option<f64> {
-        let idx = &self.data.split.validation_indices;
-        if idx.is_empty() {
-            return None;
-        }
-        let inputs = EvalInputs {
-            examples: &self.data.dataset.train,
-            normalizer: &self.data.normalizer,
-        };
-        let logits = predict_rows_at(
-            self.followed_model(),
-            inputs,
-            idx,
-            Output::Logits,
-            &self.device,
-        );
-        let labels = self.data.dataset.train.labels();
-        let truth: Vec<usize> = idx.iter().map(|&i| labels[i].unwrap_or_default()).collect();
-        let classes = self.data.dataset.num_classes();
-        Some(ModelEval::from_logits(&logits, &truth, classes).accuracy)
-    }
-
-    /// Validates the followed model and, with `keep_best`, keeps a copy when it is at least
-    /// as good as the best so far (ties keep the later: with few validation samples, the
-    /// model moves on unless validation gets worse). Returns the validation accuracy.
-    pub fn check_validation(&mut self) -> Option<f64> {
-        let accuracy = self.validation_accuracy()?;
-        if self.config.train.keep_best {
-            let initial = self.best.as_ref().map_or(accuracy, |b| b.record.initial);
-            if self
-                .best
-                .as_ref()
-                .is_none_or(|b| accuracy >= b.record.accuracy)
-            {
-                self.best = Some(Best {
-                    model: self.followed_model().isolated_copy(),
-                    record: BestRecord {
-                        step: self.step,
-                        accuracy,
-                        initial,
-                    },
-                });
-            }
-        }
-        Some(accuracy)
-    }
-
     /// The networks by name, whatever their current roles: (`student`, `teacher`).
     fn named_learners(&self) -> (&Learner, Option<&Learner>) {
         named_learners(&self.ctx, self.swapped)
@@ -364,194 +276,6 @@ impl Session {
         self.set_roles();
         scalars
     }
-
-    /// The networks to evaluate, by name (the ensemble is not one network: see
-    /// [`Session::test_logits`]).
-    pub fn models(&self) -> Vec<(&'static str, &Network)> {
-        let (student, teacher) = self.named_learners();
-        let mut m = vec![("student", &student.model)];
-        if let Some(e) = &self.ema {
-            m.push(("ema", &e.model));
-        }
-        if let Some(t) = teacher.filter(|_| self.config.has_teacher()) {
-            m.push(("teacher", &t.model));
-        }
-        if let Some(b) = &self.best {
-            m.push(("best", &b.model));
-        }
-        m
-    }
-
-    /// Every model's logits on the test split, by model name; with a teacher, also the
-    /// `ensemble` (the mean of the student's and the teacher's logits).
-    pub fn test_logits(&self) -> TestLogits {
-        let inputs = EvalInputs {
-            examples: &self.data.dataset.test,
-            normalizer: &self.data.normalizer,
-        };
-        let mut out: TestLogits = self
-            .models()
-            .into_iter()
-            .map(|(name, m)| (name.to_string(), predict_logits(m, inputs, &self.device)))
-            .collect();
-        let find = |name: &str| out.iter().find(|(n, _)| n == name).map(|(_, r)| r);
-        if let (Some(s), Some(t)) = (find("student"), find("teacher")) {
-            let mean = crate::eval::mean_logits(&[s, t]);
-            out.push(("ensemble".to_string(), mean));
-        }
-        out
-    }
-
-    /// Accuracy, per-class accuracy and confusion matrix of each model from its test logits.
-    pub fn evaluations(&self, logits: &TestLogits) -> BTreeMap<String, ModelEval> {
-        let truth = true_classes(&self.data.dataset.test);
-        let classes = self.data.dataset.num_classes();
-        logits
-            .iter()
-            .map(|(name, rows)| (name.clone(), ModelEval::from_logits(rows, &truth, classes)))
-            .collect()
-    }
-
-    /// Evaluates every model on the test split.
-    pub fn evaluate_all(&self) -> BTreeMap<String, ModelEval> {
-        self.evaluations(&self.test_logits())
-    }
-
-    /// The summary of the run at its current step.
-    pub fn summary(&self, wall_seconds: f64) -> Summary {
-        self.summary_from(&self.test_logits(), wall_seconds)
-    }
-
-    /// The summary of the run at its current step, from test logits already computed.
-    pub fn summary_from(&self, logits: &TestLogits, wall_seconds: f64) -> Summary {
-        let models = self.evaluations(logits);
-        let reported = self.config.train.report.clone();
-        Summary {
-            accuracy: models[&reported].accuracy,
-            reported_model: reported,
-            models,
-            method: self.config.method.clone(),
-            variant: self.variant(),
-            data: self.config.data.spec.clone(),
-            labels: self.data.split.labeled_indices.len(),
-            steps: self.step,
-            seed: self.config.seed,
-            wall_seconds,
-            classes: self.data.dataset.classes.clone(),
-            test_size: self.data.dataset.test.len(),
-            best: self.best.as_ref().map(|b| b.record),
-            finetune: None,
-        }
-    }
-
-    /// The run's departures from its method's reference form that comparisons should keep
-    /// apart: role swapping, cosine consistency, the student's target.
-    fn variant(&self) -> String {
-        let c = &self.config;
-        let mut parts = Vec::new();
-        if let Some(n) = self.swap_every {
-            parts.push(format!("role-swap {n}"));
-        }
-        let consistency = matches!(c.method.as_str(), "uda" | "mpl" | "smpl" | "reduced-mpl");
-        if consistency && c.uda.unlabeled_loss != "ce" {
-            parts.push(c.uda.unlabeled_loss.clone());
-        }
-        if c.student_waits() && c.mpl.student_target != "hard-strong" {
-            parts.push(format!("target {}", c.mpl.student_target));
-        }
-        parts.join(", ")
-    }
-
-    /// Everything needed to continue exactly: networks, optimiser states, EMA, step, batch
-    /// stream position, method state.
-    pub fn checkpoint(&self, metrics_bytes: u64, elapsed_seconds: f64) -> Result<TensorFile> {
-        let mut f = TensorFile::default();
-        let mut learner = |name: &str, l: &Learner| {
-            f.insert_all(name, export_tensors(&l.model));
-            f.insert_all(&format!("{name}_momentum"), momentum(&l.stepper.optim));
-        };
-        // Networks are saved under their names, whatever roles they play at this step.
-        let (student, teacher) = self.named_learners();
-        learner("student", student);
-        if let Some(t) = teacher {
-            learner("teacher", t);
-        }
-        if let Some(s) = &self.ctx.self_teacher {
-            f.insert_all("self_teacher_momentum", momentum(&s.optim));
-        }
-        if let Some(e) = &self.ema {
-            f.insert_all("ema", export_tensors(&e.model));
-        }
-        if let Some(b) = &self.best {
-            f.insert_all("best", export_tensors(&b.model));
-        }
-        let state = CheckpointState {
-            step: self.step,
-            pipeline: self.pipeline.state(),
-            method: self.method.save_state(),
-            metrics_bytes,
-            elapsed_seconds,
-            best: self.best.as_ref().map(|b| b.record),
-        };
-        f.metadata.insert("format".into(), CHECKPOINT_FORMAT.into());
-        f.metadata
-            .insert("state".into(), serde_json::to_string(&state)?);
-        Ok(f)
-    }
-
-    /// Restores a checkpoint; returns the metrics length it expects.
-    pub fn restore(&mut self, f: &TensorFile) -> Result<u64> {
-        if f.metadata.get("format").map(String::as_str) != Some(CHECKPOINT_FORMAT) {
-            bail!("not a {CHECKPOINT_FORMAT} file");
-        }
-        let state: CheckpointState = serde_json::from_str(
-            f.metadata
-                .get("state")
-                .context("the checkpoint has no state")?,
-        )?;
-        // Networks load by name into their first roles, then take the roles of the saved step.
-        self.step = 0;
-        self.set_roles();
-        let device = self.device.clone();
-        let restore_learner = |name: &str, l: &mut Learner| -> Result<()> {
-            l.model = import_tensors(l.model.clone(), &f.take_prefix(name))?;
-            load_momentum(
-                &mut l.stepper.optim,
-                &f.take_prefix(&format!("{name}_momentum")),
-                &device,
-            )
-        };
-        restore_learner("student", &mut self.ctx.student)?;
-        if let Some(t) = &mut self.ctx.teacher {
-            restore_learner("teacher", t)?;
-        }
-        if let Some(s) = &mut self.ctx.self_teacher {
-            load_momentum(
-                &mut s.optim,
-                &f.take_prefix("self_teacher_momentum"),
-                &device,
-            )?;
-        }
-        if let Some(e) = &mut self.ema {
-            e.model = import_tensors(e.model.clone(), &f.take_prefix("ema"))?;
-        }
-        self.best = match state.best {
-            Some(record) => Some(Best {
-                model: import_tensors(
-                    self.followed_model().isolated_copy(),
-                    &f.take_prefix("best"),
-                )?,
-                record,
-            }),
-            None => None,
-        };
-        self.pipeline.restore(&state.pipeline);
-        self.method.load_state(&state.method, &self.device)?;
-        self.step = state.step;
-        self.set_roles();
-        self.elapsed_before = state.elapsed_seconds;
-        Ok(state.metrics_bytes)
-    }
 }
 
 /// `ctx`'s networks by name, `swapped` telling whether they play each other's roles now.
@@ -560,27 +284,6 @@ fn named_learners(ctx: &TrainContext, swapped: bool) -> (&Learner, Option<&Learn
         (Some(t), true) => (t, Some(&ctx.student)),
         (t, _) => (&ctx.student, t.as_ref()),
     }
-}
-
-fn momentum(optim: &Sgd) -> BTreeMap<String, HostTensor> {
-    optim
-        .state()
-        .into_iter()
-        .map(|(i, t)| (i.to_string(), t))
-        .collect()
-}
-
-fn load_momentum(
-    optim: &mut Sgd,
-    saved: &BTreeMap<String, HostTensor>,
-    device: &Device,
-) -> Result<()> {
-    let state = saved
-        .iter()
-        .map(|(k, t)| Ok((k.parse::<usize>().context("bad momentum index")?, t.clone())))
-        .collect::<Result<Vec<_>>>()?;
-    optim.load_state(&state, &device.clone().inner());
-    Ok(())
 }
 
 /// Loads the session of an existing run folder from its checkpoint.
@@ -752,6 +455,7 @@ fn run_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::params::export_tensors;
 
     #[test]
     fn role_playing_swaps_networks_with_their_optimisers_and_keeps_their_names() {

@@ -1,0 +1,141 @@
+//! Checkpoints: everything a session needs to continue exactly, and its restore.
+
+use super::{Best, BestRecord, Session};
+use crate::io::TensorFile;
+use crate::optim::Sgd;
+use crate::params::{HostTensor, export_tensors, import_tensors};
+use crate::train::Learner;
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use metapseudo_data::pipeline::PipelineState;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Identifies checkpoint files written by this version.
+const CHECKPOINT_FORMAT: &str = "metapseudo-checkpoint-1";
+
+/// The non-tensor part of a checkpoint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct CheckpointState {
+    step: u64,
+    pipeline: PipelineState,
+    method: serde_json::Value,
+    metrics_bytes: u64,
+    elapsed_seconds: f64,
+    #[serde(default)]
+    best: Option<BestRecord>,
+}
+
+impl Session {
+    /// Everything needed to continue exactly: networks, optimiser states, EMA, step, batch
+    /// stream position, method state.
+    pub fn checkpoint(&self, metrics_bytes: u64, elapsed_seconds: f64) -> Result<TensorFile> {
+        let mut f = TensorFile::default();
+        let mut learner = |name: &str, l: &Learner| {
+            f.insert_all(name, export_tensors(&l.model));
+            f.insert_all(&format!("{name}_momentum"), momentum(&l.stepper.optim));
+        };
+        // Networks are saved under their names, whatever roles they play at this step.
+        let (student, teacher) = self.named_learners();
+        learner("student", student);
+        if let Some(t) = teacher {
+            learner("teacher", t);
+        }
+        if let Some(s) = &self.ctx.self_teacher {
+            f.insert_all("self_teacher_momentum", momentum(&s.optim));
+        }
+        if let Some(e) = &self.ema {
+            f.insert_all("ema", export_tensors(&e.model));
+        }
+        if let Some(b) = &self.best {
+            f.insert_all("best", export_tensors(&b.model));
+        }
+        let state = CheckpointState {
+            step: self.step,
+            pipeline: self.pipeline.state(),
+            method: self.method.save_state(),
+            metrics_bytes,
+            elapsed_seconds,
+            best: self.best.as_ref().map(|b| b.record),
+        };
+        f.metadata.insert("format".into(), CHECKPOINT_FORMAT.into());
+        f.metadata
+            .insert("state".into(), serde_json::to_string(&state)?);
+        Ok(f)
+    }
+
+    /// Restores a checkpoint; returns the metrics length it expects.
+    pub fn restore(&mut self, f: &TensorFile) -> Result<u64> {
+        if f.metadata.get("format").map(String::as_str) != Some(CHECKPOINT_FORMAT) {
+            bail!("not a {CHECKPOINT_FORMAT} file");
+        }
+        let state: CheckpointState = serde_json::from_str(
+            f.metadata
+                .get("state")
+                .context("the checkpoint has no state")?,
+        )?;
+        // Networks load by name into their first roles, then take the roles of the saved step.
+        self.step = 0;
+        self.set_roles();
+        let device = self.device.clone();
+        let restore_learner = |name: &str, l: &mut Learner| -> Result<()> {
+            l.model = import_tensors(l.model.clone(), &f.take_prefix(name))?;
+            load_momentum(
+                &mut l.stepper.optim,
+                &f.take_prefix(&format!("{name}_momentum")),
+                &device,
+            )
+        };
+        restore_learner("student", &mut self.ctx.student)?;
+        if let Some(t) = &mut self.ctx.teacher {
+            restore_learner("teacher", t)?;
+        }
+        if let Some(s) = &mut self.ctx.self_teacher {
+            load_momentum(
+                &mut s.optim,
+                &f.take_prefix("self_teacher_momentum"),
+                &device,
+            )?;
+        }
+        if let Some(e) = &mut self.ema {
+            e.model = import_tensors(e.model.clone(), &f.take_prefix("ema"))?;
+        }
+        self.best = match state.best {
+            Some(record) => Some(Best {
+                model: import_tensors(
+                    self.followed_model().isolated_copy(),
+                    &f.take_prefix("best"),
+                )?,
+                record,
+            }),
+            None => None,
+        };
+        self.pipeline.restore(&state.pipeline);
+        self.method.load_state(&state.method, &self.device)?;
+        self.step = state.step;
+        self.set_roles();
+        self.elapsed_before = state.elapsed_seconds;
+        Ok(state.metrics_bytes)
+    }
+}
+
+fn momentum(optim: &Sgd) -> BTreeMap<String, HostTensor> {
+    optim
+        .state()
+        .into_iter()
+        .map(|(i, t)| (i.to_string(), t))
+        .collect()
+}
+
+fn load_momentum(
+    optim: &mut Sgd,
+    saved: &BTreeMap<String, HostTensor>,
+    device: &Device,
+) -> Result<()> {
+    let state = saved
+        .iter()
+        .map(|(k, t)| Ok((k.parse::<usize>().context("bad momentum index")?, t.clone())))
+        .collect::<Result<Vec<_>>>()?;
+    optim.load_state(&state, &device.clone().inner());
+    Ok(())
+}
