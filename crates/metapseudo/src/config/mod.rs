@@ -185,6 +185,9 @@ pub struct TrainConfig {
     /// the split's validation samples, checked every `eval_every` steps and before the first
     /// step; it is evaluated as `best`. Needs a validation split (the finetune stage has one).
     pub keep_best: bool,
+    /// Which model `keep_best` keeps when validation ties the best so far: `earlier` (strict
+    /// improvement only, as the MPL PyTorch port's `top1 > best_top1`) or `later`.
+    pub best_on_tie: String,
     /// Steps per reporting epoch (0: one pass over the unlabeled pool, i.e. pool / (batch * mu)).
     /// Training length is always counted in steps; epochs only label the logs.
     pub steps_per_epoch: u64,
@@ -480,6 +483,7 @@ impl Default for TrainConfig {
             ema_decay: 0.995,
             report: "ema".into(),
             keep_best: false,
+            best_on_tie: "earlier".into(),
             steps_per_epoch: 0,
         }
     }
@@ -641,6 +645,11 @@ impl Config {
             "train.report",
             &self.train.report,
             &["ema", "student", "teacher", "ensemble", "best"],
+        )?;
+        one_of(
+            "train.best_on_tie",
+            &self.train.best_on_tie,
+            &["earlier", "later"],
         )?;
         if self.train.report == "best" && !self.train.keep_best {
             anyhow::bail!("train.report = 'best' needs train.keep_best = true");

@@ -58,18 +58,14 @@ impl Session {
         Some(ModelEval::from_logits(&logits, &truth, classes).accuracy)
     }
 
-    /// Validates the followed model and, with `keep_best`, keeps a copy when it is at least
-    /// as good as the best so far (ties keep the later: with few validation samples, the
-    /// model moves on unless validation gets worse). Returns the validation accuracy.
+    /// Validates the followed model and, with `keep_best`, keeps a copy when it beats the best
+    /// so far (ties as `train.best_on_tie` says). Returns the validation accuracy.
     pub fn check_validation(&mut self) -> Option<f64> {
         let accuracy = self.validation_accuracy()?;
         if self.config.train.keep_best {
             let initial = self.best.as_ref().map_or(accuracy, |b| b.record.initial);
-            if self
-                .best
-                .as_ref()
-                .is_none_or(|b| accuracy >= b.record.accuracy)
-            {
+            let ties_later = self.config.train.best_on_tie == "later";
+            if replaces_best(accuracy, self.best.as_ref().map(|b| &b.record), ties_later) {
                 self.best = Some(Best {
                     model: self.followed_model().isolated_copy(),
                     record: BestRecord {
@@ -81,5 +77,30 @@ impl Session {
             }
         }
         Some(accuracy)
+    }
+}
+
+/// Whether a model at validation `accuracy` replaces `best` (always when there is none yet);
+/// on a tie only with `ties_later`.
+fn replaces_best(accuracy: f64, best: Option<&BestRecord>, ties_later: bool) -> bool {
+    best.is_none_or(|b| accuracy > b.accuracy || (ties_later && accuracy == b.accuracy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ties_keep_the_earlier_model_unless_told_otherwise() {
+        let best = BestRecord {
+            step: 50,
+            accuracy: 0.9,
+            initial: 0.8,
+        };
+        assert!(replaces_best(0.7, None, false));
+        assert!(replaces_best(1.0, Some(&best), false));
+        assert!(!replaces_best(0.9, Some(&best), false));
+        assert!(replaces_best(0.9, Some(&best), true));
+        assert!(!replaces_best(0.8, Some(&best), true));
     }
 }
