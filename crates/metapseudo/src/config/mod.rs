@@ -227,7 +227,8 @@ pub struct MplConfig {
     pub baseline_decay: f64,
     /// The student's target: `hard-strong` (argmax of the teacher on the strong view),
     /// `hard-weak` (on the weak view) or `soft` (softmax of the teacher on the strong view; gives
-    /// the teacher no MPL signal, kept for reproduction).
+    /// the teacher no MPL signal, kept for reproduction). Read by MPL and Reduced MPL; SMPL's
+    /// first step always learns the weak view's argmax.
     pub student_target: String,
     /// Role-playing: teacher and student swap roles, each keeping its optimiser and schedule,
     /// every `epoch` (`train.steps_per_epoch`) or every N steps (a number); `off` never.

@@ -1,6 +1,7 @@
 //! Evaluation of a session's networks on the test split and the run's summary.
 
 use super::Session;
+use crate::config::Config;
 use crate::eval::{EvalInputs, ModelEval, predict_logits, true_classes};
 use crate::models::Network;
 use crate::train::run::Summary;
@@ -90,20 +91,53 @@ impl Session {
     }
 
     /// The run's departures from its method's reference form that comparisons should keep
-    /// apart: role swapping, cosine consistency, the student's target.
+    /// apart: see [`variant_of`].
     fn variant(&self) -> String {
-        let c = &self.config;
-        let mut parts = Vec::new();
-        if let Some(n) = self.swap_every {
-            parts.push(format!("role-swap {n}"));
+        variant_of(&self.config, self.swap_every)
+    }
+}
+
+/// Role swapping (every `swap_every` steps), cosine consistency and the student's target,
+/// each only where the method uses it (SMPL's first step always learns the weak view's
+/// argmax, whatever `mpl.student_target` says).
+fn variant_of(c: &Config, swap_every: Option<u64>) -> String {
+    let mut parts = Vec::new();
+    if let Some(n) = swap_every {
+        parts.push(format!("role-swap {n}"));
+    }
+    let consistency = matches!(c.method.as_str(), "uda" | "mpl" | "smpl" | "reduced-mpl");
+    if consistency && c.uda.unlabeled_loss != "ce" {
+        parts.push(c.uda.unlabeled_loss.clone());
+    }
+    let mpl_student = matches!(c.method.as_str(), "mpl" | "reduced-mpl");
+    if mpl_student && c.mpl.student_target != "hard-strong" {
+        parts.push(format!("target {}", c.mpl.student_target));
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_student_target_labels_only_methods_that_read_it() {
+        let mut c = Config::default();
+        c.mpl.student_target = "hard-weak".into();
+        for (method, label) in [
+            ("mpl", "target hard-weak"),
+            ("reduced-mpl", "target hard-weak"),
+            ("smpl", ""),
+            ("uda", ""),
+        ] {
+            c.method = method.into();
+            assert_eq!(variant_of(&c, None), label, "{method}");
         }
-        let consistency = matches!(c.method.as_str(), "uda" | "mpl" | "smpl" | "reduced-mpl");
-        if consistency && c.uda.unlabeled_loss != "ce" {
-            parts.push(c.uda.unlabeled_loss.clone());
-        }
-        if c.student_waits() && c.mpl.student_target != "hard-strong" {
-            parts.push(format!("target {}", c.mpl.student_target));
-        }
-        parts.join(", ")
+        c.method = "mpl".into();
+        c.uda.unlabeled_loss = "cosine".into();
+        assert_eq!(
+            variant_of(&c, Some(500)),
+            "role-swap 500, cosine, target hard-weak"
+        );
     }
 }
