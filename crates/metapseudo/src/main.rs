@@ -573,10 +573,7 @@ fn cmd_eval(dir: PathBuf, json: bool) -> Result<()> {
     if let Some(old) = saved
         && let (Some(record), Some(model)) = (old.finetune, old.models.get(FINETUNED))
     {
-        summary.models.insert(FINETUNED.into(), model.clone());
-        summary.reported_model = FINETUNED.into();
-        summary.accuracy = model.accuracy;
-        summary.finetune = Some(record);
+        summary.set_finetuned(record, model.clone());
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -174,7 +174,7 @@ pub fn finetune(
         .best
         .context("the finetune stage kept no best model")?;
     let after = stage_summary.models["best"].clone();
-    summary.finetune = Some(FinetuneRecord {
+    let record = FinetuneRecord {
         folder: FOLDER.into(),
         from,
         steps: stage_summary.steps,
@@ -184,10 +184,8 @@ pub fn finetune(
         validation_before: best.initial,
         validation_best: best.accuracy,
         validation_size: stage.read_split()?.validation_indices.len(),
-    });
-    summary.accuracy = after.accuracy;
-    summary.reported_model = MODEL.into();
-    summary.models.insert(MODEL.into(), after);
+    };
+    summary.set_finetuned(record, after);
     summary.save(&parent.summary())?;
     Ok(Some(summary))
 }

@@ -389,6 +389,15 @@ impl Summary {
         write_atomic(path, serde_json::to_string_pretty(self)?.as_bytes())
     }
 
+    /// Records the finetune stage: its model `finetuned` (`eval`, the stage's best checkpoint)
+    /// joins the models and becomes the reported one.
+    pub fn set_finetuned(&mut self, record: FinetuneRecord, eval: ModelEval) {
+        self.accuracy = eval.accuracy;
+        self.reported_model = super::finetune::MODEL.into();
+        self.models.insert(super::finetune::MODEL.into(), eval);
+        self.finetune = Some(record);
+    }
+
     /// The method with its variant and stages, e.g. `mpl role-swap 500+finetune`.
     pub fn label(&self) -> String {
         let mut l = self.method.clone();
