@@ -176,6 +176,17 @@ pub fn carve_validation(
     for &i in labeled {
         in_labeled[i] = true;
     }
+    let from_labeled = source == ValidationSource::Labeled;
+    let (needed, whence) = match source {
+        ValidationSource::Labeled => (
+            per_class + 1,
+            "labeled samples (one must stay for training)",
+        ),
+        ValidationSource::Training => (
+            per_class,
+            "labeled training samples outside the labeled subset",
+        ),
+    };
     let mut keep = labeled.to_vec();
     let mut validation = Vec::new();
     for (k, members) in indices_by_class(labels, class_names.len())
@@ -185,18 +196,8 @@ pub fn carve_validation(
         let mut pool: Vec<usize> = members
             .iter()
             .copied()
-            .filter(|&i| in_labeled[i] == (source == ValidationSource::Labeled))
+            .filter(|&i| in_labeled[i] == from_labeled)
             .collect();
-        let (needed, whence) = match source {
-            ValidationSource::Labeled => (
-                per_class + 1,
-                "labeled samples (one must stay for training)",
-            ),
-            ValidationSource::Training => (
-                per_class,
-                "labeled training samples outside the labeled subset",
-            ),
-        };
         if pool.len() < needed {
             return Err(DataError::Invalid(format!(
                 "a validation split of {per_class} per class needs {needed} {whence} of class '{}', but there are {}",
@@ -208,7 +209,7 @@ pub fn carve_validation(
         validation.extend_from_slice(&pool[..per_class]);
     }
     validation.sort_unstable();
-    if source == ValidationSource::Labeled {
+    if from_labeled {
         keep.retain(|i| validation.binary_search(i).is_err());
     }
     keep.sort_unstable();

@@ -335,7 +335,8 @@ pub struct Summary {
     pub models: BTreeMap<String, ModelEval>,
     /// The method.
     pub method: String,
-    /// A variant of the method worth telling apart in comparisons (`role-swap N`), or empty.
+    /// A variant of the method worth telling apart in comparisons (e.g. `role-swap 500, cosine,
+    /// target hard-weak`), or empty.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub variant: String,
     /// The data specification.
