@@ -2,6 +2,8 @@
 
 use crate::error::{DataError, Result};
 use crate::image::ImageSet;
+use crate::rng::Rng;
+use crate::split::{LabelBudget, select_labeled};
 use std::sync::Arc;
 
 /// A list of samples, each a row of `dim` features and an optional class index.
@@ -121,6 +123,14 @@ impl Examples {
         }
     }
 
+    /// The examples at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Examples {
+        match self {
+            Self::Table(s) => Self::Table(s.select(indices)),
+            Self::Images(s) => Self::Images(s.select(indices)),
+        }
+    }
+
     /// Writes example `i`'s raw features into `out` (`feature_len()` values): the row itself,
     /// or the image channel-planar (CHW) scaled to `[0, 1]`.
     pub fn write_features(&self, i: usize, out: &mut [f32]) {
@@ -195,6 +205,33 @@ impl Dataset {
         self.train.feature_len()
     }
 
+    /// This data set with its test split replaced by a development split: `per_class` labeled
+    /// training samples of each class, drawn with `seed` and taken out of the training pool.
+    /// Options chosen on it have not seen the test set. The name gains ` [dev N/class]`.
+    pub fn with_dev_split(&self, per_class: usize, seed: u64) -> Result<Dataset> {
+        let labels = self.train.labels();
+        let dev = select_labeled(
+            labels,
+            &self.classes,
+            LabelBudget::PerClass(per_class),
+            &mut Rng::stream(seed, "dev-split"),
+        )
+        .map_err(|e| DataError::Invalid(format!("the development split: {e}")))?;
+        let mut in_dev = vec![false; labels.len()];
+        for &i in &dev {
+            in_dev[i] = true;
+        }
+        let kept: Vec<usize> = (0..labels.len()).filter(|&i| !in_dev[i]).collect();
+        Ok(Dataset {
+            name: format!("{} [dev {per_class}/class]", self.name),
+            train: Arc::new(self.train.select(&kept)),
+            test: Arc::new(self.train.select(&dev)),
+            classes: self.classes.clone(),
+            sample_shape: self.sample_shape.clone(),
+            credit: self.credit.clone(),
+        })
+    }
+
     /// Checks the invariants every loader must meet.
     pub fn validate(&self) -> Result<()> {
         let c = self.num_classes();
@@ -231,5 +268,58 @@ impl Dataset {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny_images() -> Dataset {
+        // 12 one-pixel grey images: image i has value i and class i % 3.
+        let train = ImageSet {
+            pixels: (0..12).collect(),
+            height: 1,
+            width: 1,
+            channels: 1,
+            labels: (0..12).map(|i| Some(i % 3)).collect(),
+        };
+        let test = train.select(&[0, 1, 2]);
+        let classes = vec!["a".into(), "b".into(), "c".into()];
+        Dataset::new("tiny", train, test, classes, vec![1, 1, 1])
+    }
+
+    #[test]
+    fn a_dev_split_takes_per_class_samples_out_of_training_and_replaces_test() {
+        let ds = tiny_images();
+        let dev = ds.with_dev_split(2, 7).unwrap();
+        dev.validate().unwrap();
+        assert_eq!(dev.name, "tiny [dev 2/class]");
+        assert_eq!(dev.test.len(), 6);
+        assert_eq!(dev.train.len(), 6);
+        assert_eq!(dev.test.class_counts(3), vec![2, 2, 2]);
+        assert_eq!(dev.train.class_counts(3), vec![2, 2, 2]);
+        // Every image keeps its label and lands in exactly one of the two splits.
+        let pixels = |e: &Examples| e.images().unwrap().pixels.clone();
+        let mut all: Vec<u8> = pixels(&dev.train);
+        all.extend(pixels(&dev.test));
+        all.sort_unstable();
+        assert_eq!(all, (0..12).collect::<Vec<u8>>());
+        for e in [&dev.train, &dev.test] {
+            let imgs = e.images().unwrap();
+            for (p, l) in imgs.pixels.iter().zip(&imgs.labels) {
+                assert_eq!(Some(usize::from(*p) % 3), *l);
+            }
+        }
+        // The draw depends on the seed only.
+        assert_eq!(ds.with_dev_split(2, 7).unwrap(), dev);
+        assert_ne!(ds.with_dev_split(2, 8).unwrap().test, dev.test);
+    }
+
+    #[test]
+    fn a_dev_split_larger_than_a_class_is_an_error_naming_the_class() {
+        let e = tiny_images().with_dev_split(5, 1).unwrap_err().to_string();
+        assert!(e.contains("development split"), "{e}");
+        assert!(e.contains("'a'"), "{e}");
     }
 }

@@ -44,6 +44,21 @@ impl ImageSet {
         hwc_to_chw(hwc, self.channels, out);
     }
 
+    /// The images at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> ImageSet {
+        let mut pixels = Vec::with_capacity(indices.len() * self.image_len());
+        for &i in indices {
+            pixels.extend_from_slice(self.image(i));
+        }
+        ImageSet {
+            pixels,
+            height: self.height,
+            width: self.width,
+            channels: self.channels,
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+        }
+    }
+
     /// Appends the images of `other` (same geometry) to this set.
     pub fn extend(&mut self, other: &ImageSet) {
         debug_assert_eq!(self.image_len(), other.image_len());

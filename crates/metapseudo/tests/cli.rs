@@ -174,6 +174,49 @@ fn eval_reprints_the_summary_and_existing_folders_are_protected() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn a_dev_split_replaces_the_test_split_and_is_named_everywhere() {
+    let dir = temp_dir("cli-dev");
+    let out = dir.join("run");
+    let out_s = out.to_str().unwrap();
+    let o = metapseudo(&[
+        "train",
+        "--steps",
+        "50",
+        "--set",
+        "data.dev_per_class=40",
+        "--out",
+        out_s,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary = json(&out.join("summary.json"));
+    assert_eq!(summary["eval_split"], "dev");
+    assert_eq!(summary["test_size"], 80);
+    assert_eq!(summary["data"], "moons [dev 40/class]");
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        report.contains("dev accuracy"),
+        "the report names the split"
+    );
+    // Re-evaluation rebuilds the same development split from the saved configuration.
+    let e = metapseudo(&["eval", out_s, "--json"]);
+    assert!(e.status.success());
+    let again: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    assert_eq!(again, summary);
+    let bad = dir.join("bad");
+    let e = fails(&[
+        "train",
+        "--steps",
+        "5",
+        "--set",
+        "data.dev_per_class=100000",
+        "--out",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(e.contains("development split"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// IDX bytes of unsigned-byte data with the given dimensions.
 fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
     let mut b = vec![0, 0, 0x08, dims.len() as u8];

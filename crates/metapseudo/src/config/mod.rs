@@ -102,6 +102,29 @@ pub struct DataConfig {
     pub workers: usize,
     /// Batches prepared ahead of training (bounds the memory of the pipeline).
     pub prefetch: usize,
+    /// A development split: hold out this many labeled training samples per class (drawn with
+    /// `data_seed`, taken out of the training pool) and evaluate on them in place of the test
+    /// split, to choose options without looking at the test set (0: evaluate on test).
+    pub dev_per_class: usize,
+}
+
+impl DataConfig {
+    /// The data specification, with ` [dev N/class]` when runs evaluate on a development split.
+    pub fn label(&self) -> String {
+        match self.dev_per_class {
+            0 => self.spec.clone(),
+            n => format!("{} [dev {n}/class]", self.spec),
+        }
+    }
+
+    /// The split runs are evaluated on: `test`, or `dev` with `dev_per_class`.
+    pub fn eval_split(&self) -> &'static str {
+        if self.dev_per_class > 0 {
+            "dev"
+        } else {
+            "test"
+        }
+    }
 }
 
 /// Augmentation: noise views for tabular data, named policies for images, mixup for both.
@@ -427,6 +450,7 @@ impl Default for DataConfig {
             cache_dir: String::new(),
             workers: 2,
             prefetch: 4,
+            dev_per_class: 0,
         }
     }
 }

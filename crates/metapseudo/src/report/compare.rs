@@ -302,6 +302,7 @@ mod tests {
                 models,
                 method: method.into(),
                 data: "digits".into(),
+                eval_split: "test".into(),
                 labels: 50,
                 steps: 100,
                 seed,

@@ -120,12 +120,13 @@ pub fn page(c: &ReportContent) -> Result<String> {
     let _ = write!(out, "<h1>{}</h1>", escape(&title));
     let _ = write!(
         out,
-        "<p>{} steps, {:.1} s. Reported model: <b>{}</b>, test accuracy <b>{}</b> on {} test examples.</p>",
+        "<p>{} steps, {:.1} s. Reported model: <b>{}</b>, {split} accuracy <b>{}</b> on {} {split} examples.</p>",
         s.steps,
         s.wall_seconds,
         escape(&s.reported_model),
         pct(s.accuracy),
-        s.test_size
+        s.test_size,
+        split = escape(&s.eval_split),
     );
     out.push_str("<nav><a href=\"#curves\">curves</a><a href=\"#classes\">per class</a><a href=\"#confusion\">confusion</a><a href=\"#calibration\">calibration</a><a href=\"#embedding\">embedding</a>");
     if c.regions.is_some() {
@@ -133,7 +134,11 @@ pub fn page(c: &ReportContent) -> Result<String> {
     }
     out.push_str("<a href=\"#split\">split</a><a href=\"#config\">configuration</a></nav>");
 
-    out.push_str("<table><tr><th>model</th><th>test accuracy</th><th>ECE</th></tr>");
+    let _ = write!(
+        out,
+        "<table><tr><th>model</th><th>{} accuracy</th><th>ECE</th></tr>",
+        escape(&s.eval_split)
+    );
     for m in &c.models {
         let mark = if m.name == s.reported_model {
             " (reported)"

@@ -157,6 +157,11 @@ pub fn load_dataset(config: &Config) -> Result<Dataset> {
             None => bail!("unknown data '{spec}'; valid data: {VALID_DATA}"),
         },
     };
+    let ds = if d.dev_per_class > 0 {
+        ds.with_dev_split(d.dev_per_class, d.data_seed)?
+    } else {
+        ds
+    };
     ds.validate()?;
     Ok(ds)
 }
@@ -339,8 +344,11 @@ pub struct Summary {
     /// target hard-weak`), or empty.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub variant: String,
-    /// The data specification.
+    /// The data specification, with ` [dev N/class]` when evaluated on a development split.
     pub data: String,
+    /// The split the models were evaluated on: `test`, or `dev` (`data.dev_per_class`).
+    #[serde(default = "test_split")]
+    pub eval_split: String,
     /// Number of labeled samples.
     pub labels: usize,
     /// Training steps done.
@@ -351,7 +359,7 @@ pub struct Summary {
     pub wall_seconds: f64,
     /// Class names.
     pub classes: Vec<String>,
-    /// Size of the test split.
+    /// Size of the evaluation split (`eval_split`).
     pub test_size: usize,
     /// With `train.keep_best`: when the best model by validation was seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -359,6 +367,11 @@ pub struct Summary {
     /// The finetune stage, when one ran (its model is `finetuned`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finetune: Option<FinetuneRecord>,
+}
+
+/// The evaluation split of summaries written before development splits existed.
+fn test_split() -> String {
+    "test".into()
 }
 
 /// What the finetune stage did, in the summary of the run it finetuned.
@@ -422,7 +435,7 @@ impl Summary {
             self.steps,
             self.wall_seconds
         );
-        s.push_str("model      test accuracy\n");
+        s.push_str(&format!("model      {} accuracy\n", self.eval_split));
         for (name, m) in &self.models {
             let mark = if *name == self.reported_model {
                 "  <- reported"
