@@ -49,6 +49,19 @@ impl TensorFile {
         }
     }
 
+    /// The models stored in the file (the prefixes of its tensor names, optimiser momentum
+    /// left out), sorted.
+    pub fn model_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .tensors
+            .keys()
+            .filter_map(|k| k.split_once('/').map(|(p, _)| p.to_string()))
+            .filter(|p| !p.ends_with("_momentum"))
+            .collect();
+        names.dedup();
+        names
+    }
+
     /// The tensors under `prefix/`, with the prefix removed.
     pub fn take_prefix(&self, prefix: &str) -> BTreeMap<String, HostTensor> {
         let p = format!("{prefix}/");

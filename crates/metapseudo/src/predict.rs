@@ -147,7 +147,7 @@ impl Predictor {
                     bail!(
                         "{} has no model '{member}' (models in the checkpoint: {})",
                         run.checkpoint().display(),
-                        checkpoint_models(&file).join(", ")
+                        file.model_names().join(", ")
                     );
                 }
                 network_from(&config.model, &pre, &tensors, &device).with_context(|| {
@@ -229,18 +229,6 @@ impl Predictor {
             .collect();
         mean_logits(&logits.iter().collect::<Vec<_>>())
     }
-}
-
-/// The model names a checkpoint holds.
-fn checkpoint_models(file: &TensorFile) -> Vec<String> {
-    let mut names: Vec<String> = file
-        .tensors
-        .keys()
-        .filter_map(|k| k.split_once('/').map(|(p, _)| p.to_string()))
-        .filter(|p| !p.ends_with("_momentum"))
-        .collect();
-    names.dedup();
-    names
 }
 
 /// One input to classify: where it came from and its raw features.

@@ -59,9 +59,10 @@ impl InitFrom {
         let tensors = file.take_prefix(&self.model);
         if tensors.is_empty() {
             bail!(
-                "{} has no model '{}'",
+                "{} has no model '{}' (models in the checkpoint: {})",
                 self.checkpoint.display(),
-                self.model
+                self.model,
+                file.model_names().join(", ")
             );
         }
         let load = |m: &Network| {
