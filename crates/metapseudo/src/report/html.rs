@@ -177,8 +177,15 @@ pub fn page(c: &ReportContent) -> Result<String> {
         .collect();
     figure(
         &mut out,
-        &bar_chart("Test accuracy by true class", &s.classes, &bars)?,
-        "each bar: the fraction of a class's test examples the model classifies correctly",
+        &bar_chart(
+            &format!("{} accuracy by true class", s.eval_split),
+            &s.classes,
+            &bars,
+        )?,
+        &format!(
+            "each bar: the fraction of a class's {} examples the model classifies correctly",
+            s.eval_split
+        ),
     );
     out.push_str("</div><table><tr><th>class</th>");
     for m in &c.models {
@@ -197,7 +204,11 @@ pub fn page(c: &ReportContent) -> Result<String> {
 
     out.push_str("<h2 id=\"confusion\">Confusion matrices</h2><div class=\"grid\">");
     for m in &c.models {
-        let svg = confusion_heatmap(&format!("{} (test)", m.name), &s.classes, &m.eval.confusion)?;
+        let svg = confusion_heatmap(
+            &format!("{} ({})", m.name, s.eval_split),
+            &s.classes,
+            &m.eval.confusion,
+        )?;
         figure(
             &mut out,
             &svg,
@@ -222,8 +233,10 @@ pub fn page(c: &ReportContent) -> Result<String> {
     }
     out.push_str("</div>");
 
-    out.push_str(
-        "<h2 id=\"embedding\">Penultimate features of test examples</h2><div class=\"grid\">",
+    let _ = write!(
+        out,
+        "<h2 id=\"embedding\">Penultimate features of {} examples</h2><div class=\"grid\">",
+        escape(&s.eval_split)
     );
     for e in &c.embeddings {
         let svg = class_scatter(
@@ -236,9 +249,10 @@ pub fn page(c: &ReportContent) -> Result<String> {
             &mut out,
             &svg,
             &format!(
-                "{} of {} test examples (a seeded sample), coloured by true class",
+                "{} of {} {} examples (a seeded sample), coloured by true class",
                 e.points.len(),
-                c.test_size
+                c.test_size,
+                s.eval_split
             ),
         );
     }
