@@ -3,6 +3,8 @@
 # Usage: bench/fashion_cpu.sh OUT "SEEDS" METHOD... (methods: supervised, uda, mpl, smpl,
 # metasemi, mpl-finetune = MPL with the finetune stage; its run also records the EMA student
 # before finetuning). Two invocations can share the machine: RAYON_NUM_THREADS=1 each.
+# SETS="key=value ..." adds `--set` overrides to every run, e.g. SETS="data.dev_per_class=500"
+# evaluates on a development split held out of the training images instead of the test set.
 # Then `metapseudo compare OUT`.
 set -euo pipefail
 M=${METAPSEUDO:-target/release/metapseudo}
@@ -10,9 +12,11 @@ OUT=$1
 SEEDS=$2
 shift 2
 DATA=${FASHION:-../shared/data/fashion-mnist}
+EXTRA=()
+for kv in ${SETS:-}; do EXTRA+=(--set "$kv"); done
 for method in "$@"; do
   for s in $SEEDS; do
-    t=(--data "idx:$DATA" --preset fashion-cpu --seed "$s" --quiet)
+    t=(--data "idx:$DATA" --preset fashion-cpu --seed "$s" --quiet "${EXTRA[@]}")
     case $method in
       mpl-finetune) $M train "${t[@]}" --method mpl --finetune-steps 300 --out "$OUT/mpl-finetune-s$s" ;;
       *) $M train "${t[@]}" --method "$method" --out "$OUT/$method-s$s" ;;
