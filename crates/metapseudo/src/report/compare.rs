@@ -14,6 +14,52 @@ pub struct RunRow {
     pub dir: PathBuf,
     /// Its summary.
     pub summary: Summary,
+    /// Its effective configuration as `section.key` -> value (empty when unknown).
+    pub settings: BTreeMap<String, String>,
+}
+
+/// Settings that do not change a run's result (or are told apart otherwise) and so never split
+/// a group: the seed is what a group is over.
+const NOT_GROUPING: &[&str] = &[
+    "seed",
+    "preset",
+    "data.workers",
+    "data.prefetch",
+    "data.cache_dir",
+    "train.log_every",
+    "train.checkpoint_every",
+];
+
+/// A run's `config.toml` flattened to `section.key` -> value.
+fn read_settings(run: &std::path::Path) -> Result<BTreeMap<String, String>> {
+    let path = run.join("config.toml");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let mut out = BTreeMap::new();
+    flatten("", &table, &mut out);
+    Ok(out)
+}
+
+fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => flatten(&key, t, out),
+            toml::Value::String(s) => {
+                out.insert(key, s.clone());
+            }
+            other => {
+                out.insert(key, other.to_string());
+            }
+        }
+    }
 }
 
 /// Mean and sample standard deviation (0 for a single value).
@@ -82,7 +128,14 @@ pub fn collect_runs(dirs: &[PathBuf]) -> Result<Vec<RunRow>> {
             };
         for run in candidates {
             match (RunDir { dir: run.clone() }).read_summary()? {
-                Some(summary) => rows.push(RunRow { dir: run, summary }),
+                Some(summary) => {
+                    let settings = read_settings(&run)?;
+                    rows.push(RunRow {
+                        dir: run,
+                        summary,
+                        settings,
+                    })
+                }
                 None => eprintln!(
                     "note: {} has no summary.json (not finished); skipped",
                     run.display()
@@ -106,13 +159,68 @@ fn list(dirs: &[PathBuf]) -> String {
         .join(", ")
 }
 
-/// Groups runs by (data, labels, method), with the gain over supervised.
+/// Each run's method label, with the settings in which it differs from other runs of the same
+/// method, data and label count (e.g. `metasemi [metasemi.weight=10]`), so that runs with
+/// different settings are never averaged together.
+pub fn run_labels(rows: &[RunRow]) -> Vec<String> {
+    let base = |r: &RunRow| (r.summary.data.clone(), r.summary.labels, r.summary.label());
+    let mut by_key: BTreeMap<_, Vec<&RunRow>> = BTreeMap::new();
+    for r in rows {
+        by_key.entry(base(r)).or_default().push(r);
+    }
+    let differing: BTreeMap<_, Vec<&String>> = by_key
+        .iter()
+        .map(|(key, runs)| {
+            let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.settings.keys()).collect();
+            let varying = keys
+                .into_iter()
+                .filter(|k| !NOT_GROUPING.contains(&k.as_str()))
+                .filter(|k| {
+                    runs.iter()
+                        .any(|r| r.settings.get(*k) != runs[0].settings.get(*k))
+                })
+                .filter(|k| !follows_seed(runs, k))
+                .collect();
+            (key.clone(), varying)
+        })
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let (_, _, label) = base(r);
+            let keys = &differing[&base(r)];
+            if keys.is_empty() {
+                return label;
+            }
+            let values: Vec<String> = keys
+                .iter()
+                .map(|k| {
+                    let v = r.settings.get(*k).map_or("(unset)", String::as_str);
+                    format!("{k}={v}")
+                })
+                .collect();
+            format!("{label} [{}]", values.join(", "))
+        })
+        .collect()
+}
+
+/// Whether setting `key` changes exactly when the seed does (each seed's own teacher run, say):
+/// then it is part of the seed, not a variant.
+fn follows_seed(runs: &[&RunRow], key: &str) -> bool {
+    runs.iter().enumerate().all(|(i, a)| {
+        runs[..i].iter().all(|b| {
+            (a.summary.seed == b.summary.seed) == (a.settings.get(key) == b.settings.get(key))
+        })
+    })
+}
+
+/// Groups runs by (data, labels, method label with differing settings), with the gain over
+/// supervised.
 pub fn group_runs(rows: &[RunRow]) -> Vec<Group> {
     let mut by_key: BTreeMap<(String, usize, String), Vec<&Summary>> = BTreeMap::new();
-    for r in rows {
+    for (r, label) in rows.iter().zip(run_labels(rows)) {
         let s = &r.summary;
         by_key
-            .entry((s.data.clone(), s.labels, s.label()))
+            .entry((s.data.clone(), s.labels, label))
             .or_default()
             .push(s);
     }
@@ -188,11 +296,12 @@ fn tables(rows: &[RunRow], groups: &[Group]) -> [(Vec<String>, Vec<Vec<String>>)
     run_head.push("wall s".into());
     let run_rows = rows
         .iter()
-        .map(|r| {
+        .zip(run_labels(rows))
+        .map(|(r, label)| {
             let s = &r.summary;
             let mut row = vec![
                 r.dir.display().to_string(),
-                s.label(),
+                label,
                 s.data.clone(),
                 s.labels.to_string(),
                 s.seed.to_string(),
@@ -313,6 +422,7 @@ mod tests {
                 best: None,
                 finetune: None,
             },
+            settings: BTreeMap::from([("method".to_string(), method.to_string())]),
         }
     }
 
@@ -344,5 +454,46 @@ mod tests {
         );
         assert!(md.contains("+10.00"));
         assert!(html(&rows, &groups).contains("<td>82.00 ± 2.00</td>"));
+    }
+
+    #[test]
+    fn runs_with_different_settings_are_grouped_apart_and_labelled() {
+        let with = |mut r: RunRow, key: &str, value: &str| {
+            r.settings.insert(key.into(), value.into());
+            r
+        };
+        let rows = vec![
+            with(run("metasemi", 1, 0.80, None), "metasemi.weight", "5.0"),
+            with(run("metasemi", 2, 0.82, None), "metasemi.weight", "5.0"),
+            with(run("metasemi", 1, 0.70, None), "metasemi.weight", "20.0"),
+            // A different seed or logging interval never splits a group, nor a setting that
+            // changes with the seed (each seed's own teacher run).
+            with(run("supervised", 1, 0.70, None), "train.log_every", "10"),
+            with(run("supervised", 2, 0.72, None), "train.log_every", "50"),
+            with(
+                run("reduced-mpl", 1, 0.80, None),
+                "reduced_mpl.teacher_run",
+                "t1",
+            ),
+            with(
+                run("reduced-mpl", 2, 0.80, None),
+                "reduced_mpl.teacher_run",
+                "t2",
+            ),
+        ];
+        let groups = group_runs(&rows);
+        let names: Vec<&str> = groups.iter().map(|g| g.method.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "metasemi [metasemi.weight=20.0]",
+                "metasemi [metasemi.weight=5.0]",
+                "reduced-mpl",
+                "supervised"
+            ]
+        );
+        assert_eq!(groups[1].seeds, vec![1, 2]);
+        assert!((groups[1].reported.mean - 0.81).abs() < 1e-12);
+        assert!(markdown(&rows, &groups).contains("| metasemi [metasemi.weight=20.0] | digits |"));
     }
 }
