@@ -30,9 +30,12 @@ const NOT_GROUPING: &[&str] = &[
     "train.checkpoint_every",
 ];
 
-/// A run's `config.toml` flattened to `section.key` -> value.
+/// A run's `config.toml` flattened to `section.key` -> value; empty when the folder has none.
 fn read_settings(run: &std::path::Path) -> Result<BTreeMap<String, String>> {
     let path = run.join("config.toml");
+    if !path.exists() {
+        return Ok(BTreeMap::new());
+    }
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     let table: toml::Table = text
@@ -43,6 +46,7 @@ fn read_settings(run: &std::path::Path) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
+/// Adds `table`'s values to `out` under dotted keys starting with `prefix`.
 fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {
     for (k, v) in table {
         let key = if prefix.is_empty() {
@@ -160,7 +164,7 @@ fn list(dirs: &[PathBuf]) -> String {
 }
 
 /// Each run's method label, with the settings in which it differs from other runs of the same
-/// method, data and label count (e.g. `metasemi [metasemi.weight=10]`), so that runs with
+/// method, data and label count (e.g. `metasemi [metasemi.weight=10.0]`), so that runs with
 /// different settings are never averaged together.
 pub fn run_labels(rows: &[RunRow]) -> Vec<String> {
     let base = |r: &RunRow| (r.summary.data.clone(), r.summary.labels, r.summary.label());
