@@ -3,7 +3,7 @@
 use crate::error::{DataError, Result};
 use crate::image::ImageSet;
 use crate::rng::Rng;
-use crate::split::{LabelBudget, select_labeled};
+use crate::split::{LabelBudget, complement, select_labeled};
 use std::sync::Arc;
 
 /// A list of samples, each a row of `dim` features and an optional class index.
@@ -217,11 +217,7 @@ impl Dataset {
             &mut Rng::stream(seed, "dev-split"),
         )
         .map_err(|e| DataError::Invalid(format!("the development split: {e}")))?;
-        let mut in_dev = vec![false; labels.len()];
-        for &i in &dev {
-            in_dev[i] = true;
-        }
-        let kept: Vec<usize> = (0..labels.len()).filter(|&i| !in_dev[i]).collect();
+        let kept = complement(labels.len(), &dev);
         Ok(Dataset {
             name: format!("{} [dev {per_class}/class]", self.name),
             train: Arc::new(self.train.select(&kept)),

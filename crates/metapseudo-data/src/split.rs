@@ -139,12 +139,16 @@ pub fn stratified_holdout(
         held.extend_from_slice(&pool[..take[k]]);
     }
     held.sort_unstable();
-    let mut is_held = vec![false; labels.len()];
-    for &i in &held {
-        is_held[i] = true;
+    Ok((complement(labels.len(), &held), held))
+}
+
+/// The indices `0..n` not in `chosen`, in order.
+pub fn complement(n: usize, chosen: &[usize]) -> Vec<usize> {
+    let mut is_chosen = vec![false; n];
+    for &i in chosen {
+        is_chosen[i] = true;
     }
-    let kept = (0..labels.len()).filter(|&i| !is_held[i]).collect();
-    Ok((kept, held))
+    (0..n).filter(|&i| !is_chosen[i]).collect()
 }
 
 /// Where a validation split is carved from.

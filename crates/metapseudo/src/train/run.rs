@@ -12,7 +12,7 @@ use metapseudo_data::folder::{FolderOptions, read_folder};
 use metapseudo_data::idx::read_idx_dir;
 use metapseudo_data::moons::{MoonsOptions, moons};
 use metapseudo_data::normalize::Normalizer;
-use metapseudo_data::split::{LabelBudget, select_labeled};
+use metapseudo_data::split::{LabelBudget, complement, select_labeled};
 use metapseudo_data::svhn::{read_svhn, svhn_classes};
 use metapseudo_data::{Dataset, Rng, digits::digits};
 use serde::{Deserialize, Serialize};
@@ -283,13 +283,7 @@ impl RunData {
         let unlabeled: Vec<usize> = if config.data.unlabeled_includes_labeled {
             (0..dataset.train.len()).collect()
         } else {
-            let mut is_labeled = vec![false; dataset.train.len()];
-            for &i in &labeled {
-                is_labeled[i] = true;
-            }
-            (0..dataset.train.len())
-                .filter(|&i| !is_labeled[i])
-                .collect()
+            complement(dataset.train.len(), &labeled)
         };
         if unlabeled.is_empty() && config.method != "supervised" {
             bail!("no unlabeled samples are left for '{}'", config.method);
