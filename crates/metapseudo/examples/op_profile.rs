@@ -1,6 +1,6 @@
 //! Times the operations of a WRN-28-2 training step one by one on flex, at the shape of the
-//! first stage (batch 64, 32 channels, 32x32): Burn's convolution, Burn's leaky ReLU and batch
-//! norm against the ones in `metapseudo::models::layers`. Where a step's time goes.
+//! first stage (batch 64, 32 channels, 32x32): Burn's convolution, leaky ReLU and batch norm
+//! against the ones in `metapseudo::models`. Where a step's time goes.
 //!
 //! cargo run --release --example op_profile
 
@@ -9,7 +9,7 @@ use burn::tensor::activation::{leaky_relu, relu};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor};
-use metapseudo::models::layers;
+use metapseudo::models::{conv, layers};
 use std::time::Instant;
 
 /// Prints the mean milliseconds of `f` over `reps` calls after one untimed call.
@@ -57,6 +57,22 @@ fn main() {
         let x = x0.clone().require_grad();
         let w = w0.clone().require_grad();
         let g = conv2d(x.clone(), w.clone(), None, opts())
+            .mul(r.clone())
+            .sum()
+            .backward();
+        x.grad(&g).unwrap().sum().into_scalar::<f32>()
+            + w.grad(&g).unwrap().sum().into_scalar::<f32>()
+    });
+
+    time("metapseudo conv3x3 forward (no autodiff)", 5, || {
+        conv::conv2d(xp.clone(), wp.clone(), 1, 1)
+            .sum()
+            .into_scalar()
+    });
+    time("metapseudo conv3x3 forward+backward", 5, || {
+        let x = x0.clone().require_grad();
+        let w = w0.clone().require_grad();
+        let g = conv::conv2d(x.clone(), w.clone(), 1, 1)
             .mul(r.clone())
             .sum()
             .backward();

@@ -3,8 +3,8 @@
 
 use burn::module::{Flag, Module, Param, RunningState};
 use burn::nn::Linear;
-use burn::tensor::module::{adaptive_avg_pool2d, conv2d, max_pool2d};
-use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
+use burn::tensor::module::{adaptive_avg_pool2d, max_pool2d};
+use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use metapseudo_data::Rng;
 
@@ -75,8 +75,7 @@ impl Conv {
 
     /// `[B, in, H, W] -> [B, out, H', W']`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let options = ConvOptions::new([self.stride; 2], [self.padding; 2], [1, 1], 1);
-        conv2d(x, self.weight.val(), None, options)
+        super::conv::conv2d(x, self.weight.val(), self.stride, self.padding)
     }
 }
 

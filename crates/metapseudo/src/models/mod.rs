@@ -1,5 +1,6 @@
 //! Networks by name: a registry that builds each from the configuration and the data's shape.
 
+pub mod conv;
 pub mod layers;
 pub mod mlp;
 pub mod plain_cnn;

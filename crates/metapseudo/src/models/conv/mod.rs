@@ -1,0 +1,269 @@
+//! The networks' convolution. Stride-1 "same" convolutions (odd `k x k` kernel, padding `k / 2`:
+//! all but the strided and the valid ones in these networks) run on flex through a Burn backend
+//! extension whose forward and backward are the padded-layout matrix products of [`kernels`];
+//! every other convolution, dtype or device goes to Burn's `conv2d`.
+//!
+//! On flex, Burn's generic backward computes the input gradient with a direct
+//! `conv_transpose2d` loop and the weight gradient as a convolution over transposed copies of
+//! the input and the output gradient; for a WRN-28-2 3x3 convolution at batch 64 this module's
+//! forward and backward together take about half of Burn's time (BENCHMARKS.md).
+
+pub mod kernels;
+
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::ModuleOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
+use burn::tensor::module::conv2d as burn_conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use kernels::Geometry;
+
+/// Burn's options for a convolution with equal stride and padding on both axes.
+fn options(stride: usize, padding: usize) -> ConvOptions<2> {
+    ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1)
+}
+
+/// `conv2d(x, weight)` without bias, `stride` and zero `padding` on both axes: this module's
+/// kernels where they apply, Burn's `conv2d` otherwise.
+pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, stride: usize, padding: usize) -> Tensor<4> {
+    let [_, _, k, kw] = weight.dims();
+    let same = stride == 1 && k == kw && k % 2 == 1 && padding == k / 2;
+    if same && x.device().inner() == Device::flex() {
+        Tensor::from_dispatch(Dispatch::conv_same(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            padding,
+        ))
+    } else {
+        burn_conv2d(x, weight, None, options(stride, padding))
+    }
+}
+
+/// The stride-1 "same" convolution as a backend operation.
+#[backend_extension(Flex, Autodiff)]
+pub trait ConvSameBackend: Backend {
+    /// `conv2d(x, weight)`, no bias, stride 1, zero `padding` (`k / 2` of an odd square kernel).
+    fn conv_same(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, None, options(1, padding))
+    }
+}
+
+impl ConvSameBackend for Flex {
+    fn conv_same(x: FlexTensor, weight: FlexTensor, padding: usize) -> FlexTensor {
+        if !f32_only(&[&x, &weight]) {
+            return Flex::conv2d(x, weight, None, options(1, padding));
+        }
+        let g = geometry(&x, &weight);
+        let (x, weight) = (contiguous(&x), contiguous(&weight));
+        let y = kernels::forward(
+            &kernels::pack(f32_values(&x), &g, g.cin),
+            f32_values(&weight),
+            &g,
+        );
+        flex_tensor(kernels::unpack(&y, &g, g.cout), [g.batch, g.cout, g.h, g.w])
+    }
+}
+
+impl<C: CheckpointStrategy> ConvSameBackend for Autodiff<Flex, C> {
+    fn conv_same(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct ConvSameBackward;
+
+        impl Backward<Flex, 2> for ConvSameBackward {
+            type State = (NodeId, NodeId);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_weight] = ops.parents;
+                let grad = grads.consume::<Flex>(&ops.node);
+                let (x_state, weight_state) = ops.state;
+                let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
+                let weight: FlexTensor = checkpointer.retrieve_node_output(weight_state);
+                let (dx, dw) = backward(x, weight, grad, node_x.is_some());
+                if let Some(node) = node_weight {
+                    grads.register::<Flex>(node.id, dw);
+                }
+                if let (Some(node), Some(dx)) = (node_x, dx) {
+                    grads.register::<Flex>(node.id, dx);
+                }
+            }
+        }
+
+        match ConvSameBackward
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let weight_state = prep.checkpoint(&weight);
+                let out = Flex::conv_same(x.into_primitive(), weight.into_primitive(), padding);
+                prep.finish((x_state, weight_state), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::conv_same(
+                x.into_primitive(),
+                weight.into_primitive(),
+                padding,
+            )),
+        }
+    }
+}
+
+/// `(dX, dW)` of the stride-1 "same" convolution (`dX` only when `need_x`).
+fn backward(
+    x: FlexTensor,
+    weight: FlexTensor,
+    grad: FlexTensor,
+    need_x: bool,
+) -> (Option<FlexTensor>, FlexTensor) {
+    if !f32_only(&[&x, &weight, &grad]) {
+        let k = dims4(&weight)[2];
+        let options = options(1, k / 2);
+        let dx = need_x.then(|| {
+            Flex::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone())
+        });
+        return (dx, Flex::conv2d_weight_backward(x, weight, grad, options));
+    }
+    let g = geometry(&x, &weight);
+    let weight = contiguous(&weight);
+    let w = f32_values(&weight);
+    let grad_packed = kernels::pack(f32_values(&contiguous(&grad)), &g, g.cout);
+    let dx = need_x.then(|| {
+        let dx = kernels::input_grad(&grad_packed, w, &g);
+        flex_tensor(kernels::unpack(&dx, &g, g.cin), [g.batch, g.cin, g.h, g.w])
+    });
+    let x_packed = kernels::pack(f32_values(&contiguous(&x)), &g, g.cin);
+    let dw = kernels::weight_grad(&x_packed, &grad_packed, &g);
+    (dx, flex_tensor(dw, [g.cout, g.cin, g.k, g.k]))
+}
+
+fn dims4(t: &FlexTensor) -> [usize; 4] {
+    t.layout().shape().dims::<4>()
+}
+
+fn geometry(x: &FlexTensor, weight: &FlexTensor) -> Geometry {
+    let [batch, cin, h, w] = dims4(x);
+    let [cout, _, k, _] = dims4(weight);
+    Geometry {
+        batch,
+        cin,
+        cout,
+        h,
+        w,
+        k,
+    }
+}
+
+/// Whether every tensor holds f32 (the kernels' type).
+fn f32_only(tensors: &[&FlexTensor]) -> bool {
+    tensors.iter().all(|t| t.dtype() == DType::F32)
+}
+
+/// An f32 tensor in row-major order (the same storage when it is already contiguous).
+fn contiguous(t: &FlexTensor) -> FlexTensor {
+    t.to_contiguous()
+}
+
+/// The values of a contiguous f32 tensor.
+fn f32_values(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("a contiguous f32 tensor")
+}
+
+fn flex_tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    /// Gradients of `sum(conv(x, w) * r)` (r a fixed random map) through this module and
+    /// through Burn's `conv2d`.
+    fn grads_both(
+        shape_x: [usize; 4],
+        shape_w: [usize; 4],
+        stride: usize,
+        padding: usize,
+    ) -> [(Tensor<4>, Tensor<4>, Tensor<4>); 2] {
+        let device = Device::flex().autodiff();
+        let normal = Distribution::Normal(0.0, 1.0);
+        let x0 = Tensor::<4>::random(shape_x, normal, &device);
+        let w0 = Tensor::<4>::random(shape_w, normal, &device);
+        let out_dims = burn_conv2d(x0.clone(), w0.clone(), None, options(stride, padding)).dims();
+        let r = Tensor::<4>::random(out_dims, normal, &device);
+        let run = |own: bool| {
+            let x = x0.clone().detach().require_grad();
+            let w = w0.clone().detach().require_grad();
+            let y = if own {
+                conv2d(x.clone(), w.clone(), stride, padding)
+            } else {
+                burn_conv2d(x.clone(), w.clone(), None, options(stride, padding))
+            };
+            let grads = (y.clone() * r.clone()).sum().backward();
+            (
+                y.inner(),
+                x.grad(&grads).expect("x grad"),
+                w.grad(&grads).expect("w grad"),
+            )
+        };
+        [run(true), run(false)]
+    }
+
+    fn max_abs_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {
+        assert_eq!(a.dims(), b.dims());
+        (a - b).abs().max().into_scalar::<f32>()
+    }
+
+    #[test]
+    fn values_and_gradients_match_burns_conv2d() {
+        // 3x3 same, 1x1, 5x5 same (this module); strided and valid (Burn's, through the same
+        // entry point).
+        for (sx, sw, stride, padding) in [
+            ([3, 4, 9, 7], [5, 4, 3, 3], 1, 1),
+            ([2, 6, 8, 8], [4, 6, 1, 1], 1, 0),
+            ([2, 3, 7, 6], [4, 3, 5, 5], 1, 2),
+            ([2, 3, 8, 8], [4, 3, 3, 3], 2, 1),
+            ([2, 3, 6, 6], [2, 3, 3, 3], 1, 0),
+        ] {
+            let [(y, dx, dw), (y_ref, dx_ref, dw_ref)] = grads_both(sx, sw, stride, padding);
+            let (ey, ex, ew) = (
+                max_abs_diff(y, y_ref),
+                max_abs_diff(dx, dx_ref),
+                max_abs_diff(dw, dw_ref),
+            );
+            assert!(
+                ey < 1e-4 && ex < 1e-3 && ew < 1e-3,
+                "{sx:?} {sw:?} s{stride} p{padding}: {ey} {ex} {ew}"
+            );
+        }
+    }
+
+    #[test]
+    fn forward_without_autodiff_matches_burns_conv2d() {
+        let device = Device::flex();
+        let x = Tensor::<4>::random([2, 3, 7, 7], Distribution::Normal(0.0, 1.0), &device);
+        let w = Tensor::<4>::random([4, 3, 3, 3], Distribution::Normal(0.0, 1.0), &device);
+        let a = conv2d(x.clone(), w.clone(), 1, 1);
+        let b = burn_conv2d(x, w, None, options(1, 1));
+        assert!(max_abs_diff(a, b) < 1e-4);
+    }
+}
