@@ -1,7 +1,8 @@
 //! The networks' convolution. Stride-1 "same" convolutions (odd `k x k` kernel, padding `k / 2`:
-//! all but the strided and the valid ones in these networks) run on flex through a Burn backend
-//! extension whose forward and backward are the padded-layout matrix products of [`kernels`];
-//! every other convolution, dtype or device goes to Burn's `conv2d`.
+//! all but the strided 3x3 and the valid ones in these networks) run on flex through a Burn
+//! backend extension whose forward and backward are the padded-layout matrix products of
+//! [`kernels`], and so do strided 1x1 convolutions (on the subsampled map); every other
+//! convolution, dtype or device goes to Burn's `conv2d`.
 //!
 //! On flex, Burn's generic backward computes the input gradient with a direct
 //! `conv_transpose2d` loop and the weight gradient as a convolution over transposed copies of
@@ -21,7 +22,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::module::conv2d as burn_conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData, s};
 use kernels::Geometry;
 
 /// Burn's options for a convolution with equal stride and padding on both axes.
@@ -33,13 +34,25 @@ fn options(stride: usize, padding: usize) -> ConvOptions<2> {
 /// kernels where they apply, Burn's `conv2d` otherwise.
 pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, stride: usize, padding: usize) -> Tensor<4> {
     let [_, _, k, kw] = weight.dims();
-    let same = stride == 1 && k == kw && k % 2 == 1 && padding == k / 2;
-    if same && x.device().inner() == Device::flex() {
+    let empty = x.dims().contains(&0) || weight.dims().contains(&0);
+    if empty || x.device().inner() != Device::flex() || k != kw {
+        return burn_conv2d(x, weight, None, options(stride, padding));
+    }
+    if stride == 1 && k % 2 == 1 && padding == k / 2 {
         Tensor::from_dispatch(Dispatch::conv_same(
             x.into_dispatch(),
             weight.into_dispatch(),
             padding,
         ))
+    } else if k == 1 && padding == 0 {
+        // A strided 1x1 convolution reads every `stride`-th pixel: the 1x1 convolution of the
+        // subsampled map.
+        conv2d(
+            x.slice(s![.., .., ..;stride as isize, ..;stride as isize]),
+            weight,
+            1,
+            0,
+        )
     } else {
         burn_conv2d(x, weight, None, options(stride, padding))
     }
@@ -64,7 +77,7 @@ impl ConvSameBackend for Flex {
             return Flex::conv2d(x, weight, None, options(1, padding));
         }
         let g = geometry(&x, &weight);
-        let (x, weight) = (contiguous(&x), contiguous(&weight));
+        let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
         let y = kernels::forward(
             &kernels::pack(f32_values(&x), &g, g.cin),
             f32_values(&weight),
@@ -143,14 +156,14 @@ fn backward(
         return (dx, Flex::conv2d_weight_backward(x, weight, grad, options));
     }
     let g = geometry(&x, &weight);
-    let weight = contiguous(&weight);
+    let weight = weight.to_contiguous();
     let w = f32_values(&weight);
-    let grad_packed = kernels::pack(f32_values(&contiguous(&grad)), &g, g.cout);
+    let grad_packed = kernels::pack(f32_values(&grad.to_contiguous()), &g, g.cout);
     let dx = need_x.then(|| {
         let dx = kernels::input_grad(&grad_packed, w, &g);
         flex_tensor(kernels::unpack(&dx, &g, g.cin), [g.batch, g.cin, g.h, g.w])
     });
-    let x_packed = kernels::pack(f32_values(&contiguous(&x)), &g, g.cin);
+    let x_packed = kernels::pack(f32_values(&x.to_contiguous()), &g, g.cin);
     let dw = kernels::weight_grad(&x_packed, &grad_packed, &g);
     (dx, flex_tensor(dw, [g.cout, g.cin, g.k, g.k]))
 }
@@ -177,12 +190,7 @@ fn f32_only(tensors: &[&FlexTensor]) -> bool {
     tensors.iter().all(|t| t.dtype() == DType::F32)
 }
 
-/// An f32 tensor in row-major order (the same storage when it is already contiguous).
-fn contiguous(t: &FlexTensor) -> FlexTensor {
-    t.to_contiguous()
-}
-
-/// The values of a contiguous f32 tensor.
+/// The values of a contiguous f32 tensor (`to_contiguous` keeps the storage of one that is).
 fn f32_values(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().expect("a contiguous f32 tensor")
 }
@@ -235,11 +243,12 @@ mod tests {
 
     #[test]
     fn values_and_gradients_match_burns_conv2d() {
-        // 3x3 same, 1x1, 5x5 same (this module); strided and valid (Burn's, through the same
-        // entry point).
+        // 3x3 same, 1x1, strided 1x1 (odd height), 5x5 same (this module); strided 3x3 and
+        // valid (Burn's, through the same entry point).
         for (sx, sw, stride, padding) in [
             ([3, 4, 9, 7], [5, 4, 3, 3], 1, 1),
             ([2, 6, 8, 8], [4, 6, 1, 1], 1, 0),
+            ([2, 6, 9, 8], [4, 6, 1, 1], 2, 0),
             ([2, 3, 7, 6], [4, 3, 5, 5], 1, 2),
             ([2, 3, 8, 8], [4, 3, 3, 3], 2, 1),
             ([2, 3, 6, 6], [2, 3, 3, 3], 1, 0),
