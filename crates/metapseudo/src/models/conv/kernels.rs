@@ -58,6 +58,17 @@ impl Geometry {
         self.k * self.k
     }
 
+    /// Kernel taps, `k * k`, after checking that `weight` is a `[cout, cin, k, k]` kernel.
+    fn kernel_taps(&self, weight: &[f32]) -> usize {
+        let taps = self.taps();
+        assert_eq!(
+            weight.len(),
+            self.cout * self.cin * taps,
+            "kernel of another shape"
+        );
+        taps
+    }
+
     /// Floats per channel in the padded layout.
     pub fn plane(&self) -> usize {
         let p = self.pad();
@@ -219,12 +230,7 @@ fn tap_products(
 /// Forward: `[cout, columns]` from the packed input (`[cin, plane]`) and the kernel
 /// `[cout, cin, k, k]`.
 pub fn forward(x_packed: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
-    let taps = g.taps();
-    assert_eq!(
-        weight.len(),
-        g.cout * g.cin * taps,
-        "kernel of another shape"
-    );
+    let taps = g.kernel_taps(weight);
     let lhs_of = |t: usize| Strided {
         offset: t,
         row_stride: (g.cin * taps) as isize,
@@ -236,12 +242,7 @@ pub fn forward(x_packed: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
 /// Input gradient: `[cin, columns]` from the packed output gradient (`[cout, plane]`) and the
 /// kernel `[cout, cin, k, k]`: the forward product with the flipped, transposed kernel.
 pub fn input_grad(grad_packed: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
-    let taps = g.taps();
-    assert_eq!(
-        weight.len(),
-        g.cout * g.cin * taps,
-        "kernel of another shape"
-    );
+    let taps = g.kernel_taps(weight);
     let lhs_of = |t: usize| Strided {
         offset: taps - 1 - t,
         row_stride: taps as isize,
