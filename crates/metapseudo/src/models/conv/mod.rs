@@ -110,8 +110,8 @@ impl<C: CheckpointStrategy> ConvSameBackend for Autodiff<Flex, C> {
                 let (x_state, weight_state) = ops.state;
                 let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
                 let weight: FlexTensor = checkpointer.retrieve_node_output(weight_state);
-                let (dx, dw) = backward(x, weight, grad, node_x.is_some());
-                if let Some(node) = node_weight {
+                let (dx, dw) = backward(x, weight, grad, node_x.is_some(), node_weight.is_some());
+                if let (Some(node), Some(dw)) = (node_weight, dw) {
                     grads.register::<Flex>(node.id, dw);
                 }
                 if let (Some(node), Some(dx)) = (node_x, dx) {
@@ -140,20 +140,23 @@ impl<C: CheckpointStrategy> ConvSameBackend for Autodiff<Flex, C> {
     }
 }
 
-/// `(dX, dW)` of the stride-1 "same" convolution (`dX` only when `need_x`).
+/// `(dX, dW)` of the stride-1 "same" convolution, each only when asked for (`need_x`,
+/// `need_weight`): a frozen kernel or an input without gradient costs no product.
 fn backward(
     x: FlexTensor,
     weight: FlexTensor,
     grad: FlexTensor,
     need_x: bool,
-) -> (Option<FlexTensor>, FlexTensor) {
+    need_weight: bool,
+) -> (Option<FlexTensor>, Option<FlexTensor>) {
     if !f32_only(&[&x, &weight, &grad]) {
         let k = dims4(&weight)[2];
         let options = options(1, k / 2);
         let dx = need_x.then(|| {
             Flex::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone())
         });
-        return (dx, Flex::conv2d_weight_backward(x, weight, grad, options));
+        let dw = need_weight.then(|| Flex::conv2d_weight_backward(x, weight, grad, options));
+        return (dx, dw);
     }
     let g = geometry(&x, &weight);
     let weight = weight.to_contiguous();
@@ -163,9 +166,12 @@ fn backward(
         let dx = kernels::input_grad(&grad_packed, w, &g);
         flex_tensor(kernels::unpack(&dx, &g, g.cin), [g.batch, g.cin, g.h, g.w])
     });
-    let x_packed = kernels::pack(f32_values(&x.to_contiguous()), &g, g.cin);
-    let dw = kernels::weight_grad(&x_packed, &grad_packed, &g);
-    (dx, flex_tensor(dw, [g.cout, g.cin, g.k, g.k]))
+    let dw = need_weight.then(|| {
+        let x_packed = kernels::pack(f32_values(&x.to_contiguous()), &g, g.cin);
+        let dw = kernels::weight_grad(&x_packed, &grad_packed, &g);
+        flex_tensor(dw, [g.cout, g.cin, g.k, g.k])
+    });
+    (dx, dw)
 }
 
 fn dims4(t: &FlexTensor) -> [usize; 4] {
@@ -264,6 +270,27 @@ mod tests {
                 "{sx:?} {sw:?} s{stride} p{padding}: {ey} {ex} {ew}"
             );
         }
+    }
+
+    #[test]
+    fn a_frozen_kernel_gets_no_gradient_and_the_input_the_same_one() {
+        let device = Device::flex().autodiff();
+        let normal = Distribution::Normal(0.0, 1.0);
+        let x0 = Tensor::<4>::random([2, 3, 5, 6], normal, &device);
+        let w = Tensor::<4>::random([4, 3, 3, 3], normal, &device);
+        let r = Tensor::<4>::random([2, 4, 5, 6], normal, &device);
+        let input_grad = |own: bool| {
+            let x = x0.clone().detach().require_grad();
+            let y = if own {
+                conv2d(x.clone(), w.clone(), 1, 1)
+            } else {
+                burn_conv2d(x.clone(), w.clone(), None, options(1, 1))
+            };
+            let grads = (y * r.clone()).sum().backward();
+            assert!(w.grad(&grads).is_none());
+            x.grad(&grads).expect("x grad")
+        };
+        assert!(max_abs_diff(input_grad(true), input_grad(false)) < 1e-3);
     }
 
     #[test]
