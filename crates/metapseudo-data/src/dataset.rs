@@ -219,7 +219,7 @@ impl Dataset {
         .map_err(|e| DataError::Invalid(format!("the development split: {e}")))?;
         let kept = complement(labels.len(), &dev);
         Ok(Dataset {
-            name: format!("{} [dev {per_class}/class]", self.name),
+            name: dev_split_name(&self.name, per_class),
             train: Arc::new(self.train.select(&kept)),
             test: Arc::new(self.train.select(&dev)),
             classes: self.classes.clone(),
@@ -265,6 +265,12 @@ impl Dataset {
         }
         Ok(())
     }
+}
+
+/// `name` marked as evaluated on a development split of `per_class` samples per class:
+/// `NAME [dev N/class]` (data sets here, data specifications in run summaries).
+pub fn dev_split_name(name: &str, per_class: usize) -> String {
+    format!("{name} [dev {per_class}/class]")
 }
 
 #[cfg(test)]

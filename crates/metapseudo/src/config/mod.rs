@@ -113,7 +113,7 @@ impl DataConfig {
     pub fn label(&self) -> String {
         match self.dev_per_class {
             0 => self.spec.clone(),
-            n => format!("{} [dev {n}/class]", self.spec),
+            n => metapseudo_data::dataset::dev_split_name(&self.spec, n),
         }
     }
 
