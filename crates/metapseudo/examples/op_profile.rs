@@ -2,6 +2,11 @@
 //! first stage (batch 64, 32 channels, 32x32): Burn's convolution, leaky ReLU and batch norm
 //! against the ones in `metapseudo::models`. Where a step's time goes.
 //!
+//! Then the convolution kernels alone, at the three stages' shapes of a WRN-28-2 step at batch
+//! 64: the padded-layout products (`models::conv::kernels`, packing included) and the direct
+//! AVX-512 kernels (`models::conv::direct`), forward, input gradient and weight gradient.
+//! `bench/torch_conv.py` times PyTorch's at the same shapes.
+//!
 //! cargo run --release --example op_profile
 
 use burn::nn::BatchNormConfig;
@@ -9,6 +14,7 @@ use burn::tensor::activation::{leaky_relu, relu};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor};
+use metapseudo::models::conv::{direct, kernels};
 use metapseudo::models::{conv, layers};
 use std::time::Instant;
 
@@ -94,4 +100,61 @@ fn main() {
     forward_backward("metapseudo BatchNorm forward+backward", &x0, &r, |x| {
         ours.forward(x)
     });
+
+    kernel_shapes();
+}
+
+/// The convolution kernels alone at each stage's shape, milliseconds per call.
+fn kernel_shapes() {
+    for (cin, size) in [(32, 32), (64, 16), (128, 8)] {
+        let g = kernels::Geometry {
+            batch: 64,
+            cin,
+            cout: cin,
+            h: size,
+            w: size,
+            k: 3,
+        };
+        let mut rng = metapseudo_data::Rng::new(1);
+        let mut values = |n: usize| (0..n).map(|_| rng.normal() as f32).collect::<Vec<_>>();
+        let (x, w, r) = (
+            values(64 * cin * size * size),
+            values(cin * cin * 9),
+            values(64 * cin * size * size),
+        );
+        let name = |what: &str| format!("{cin} channels {size}x{size}: {what}");
+        let first = |v: Vec<f32>| v[0];
+        time(&name("padded forward (with packing)"), 10, || {
+            first(kernels::unpack(
+                &kernels::forward(&kernels::pack(&x, &g, cin), &w, &g),
+                &g,
+                cin,
+            ))
+        });
+        time(&name("padded input gradient"), 10, || {
+            first(kernels::unpack(
+                &kernels::input_grad(&kernels::pack(&r, &g, cin), &w, &g),
+                &g,
+                cin,
+            ))
+        });
+        time(&name("padded weight gradient"), 10, || {
+            first(kernels::weight_grad(
+                &kernels::pack(&x, &g, cin),
+                &kernels::pack(&r, &g, cin),
+                &g,
+            ))
+        });
+        if direct::available() {
+            time(&name("direct forward"), 10, || {
+                first(direct::forward(&x, &w, &g))
+            });
+            time(&name("direct input gradient"), 10, || {
+                first(direct::input_grad(&r, &w, &g))
+            });
+            time(&name("direct weight gradient"), 10, || {
+                first(direct::weight_grad(&x, &r, &g))
+            });
+        }
+    }
 }

@@ -148,7 +148,7 @@ pub fn unpack(result: &[f32], g: &Geometry, channels: usize) -> Vec<f32> {
 
 /// A raw pointer that may cross threads: each thread writes its own disjoint columns.
 #[derive(Clone, Copy)]
-struct SharedMut(*mut f32);
+pub(super) struct SharedMut(pub(super) *mut f32);
 // SAFETY: the pointer is only written through at column ranges owned by one chunk each.
 unsafe impl Send for SharedMut {}
 unsafe impl Sync for SharedMut {}
@@ -158,7 +158,7 @@ impl SharedMut {
     ///
     /// # Safety
     /// As `pointer::add`: `offset` stays inside the allocation.
-    unsafe fn add(self, offset: usize) -> *mut f32 {
+    pub(super) unsafe fn add(self, offset: usize) -> *mut f32 {
         unsafe { self.0.add(offset) }
     }
 }
@@ -321,52 +321,8 @@ pub fn weight_grad(x_packed: &[f32], grad_packed: &[f32], g: &Geometry) -> Vec<f
 
 #[cfg(test)]
 mod tests {
+    use super::super::reference::{convolution as reference, gradients, max_diff, values};
     use super::*;
-
-    /// Direct convolution, the definition.
-    fn reference(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
-        let p = g.pad() as isize;
-        let mut y = vec![0.0f32; g.batch * g.cout * g.h * g.w];
-        for n in 0..g.batch {
-            for o in 0..g.cout {
-                for oy in 0..g.h {
-                    for ox in 0..g.w {
-                        let mut s = 0.0;
-                        for c in 0..g.cin {
-                            for ky in 0..g.k {
-                                for kx in 0..g.k {
-                                    let iy = oy as isize + ky as isize - p;
-                                    let ix = ox as isize + kx as isize - p;
-                                    if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize
-                                    {
-                                        continue;
-                                    }
-                                    s += weight[((o * g.cin + c) * g.k + ky) * g.k + kx]
-                                        * x[((n * g.cin + c) * g.h + iy as usize) * g.w
-                                            + ix as usize];
-                                }
-                            }
-                        }
-                        y[((n * g.cout + o) * g.h + oy) * g.w + ox] = s;
-                    }
-                }
-            }
-        }
-        y
-    }
-
-    fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut rng = metapseudo_data::Rng::new(seed);
-        (0..n).map(|_| rng.normal() as f32).collect()
-    }
-
-    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-        assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
-    }
 
     const SHAPES: [Geometry; 4] = [
         Geometry {
@@ -413,27 +369,16 @@ mod tests {
         }
     }
 
-    /// The loss `sum(conv(x, w) * r)` is linear in `x` and in `w`, so its gradients are exact:
-    /// entry `i` of `dx` is the loss at `x = e_i`, of `dw` the loss at `w = e_i`.
     #[test]
     fn gradients_are_the_adjoints_of_the_forward() {
         for g in SHAPES {
             let x = values(g.batch * g.cin * g.h * g.w, 3);
             let w = values(g.cout * g.cin * g.k * g.k, 4);
             let r = values(g.batch * g.cout * g.h * g.w, 5);
-            let loss = |x: &[f32], w: &[f32]| -> f32 {
-                reference(x, w, &g).iter().zip(&r).map(|(a, b)| a * b).sum()
-            };
-            let unit = |n: usize, i: usize| {
-                let mut e = vec![0.0f32; n];
-                e[i] = 1.0;
-                e
-            };
             let r_packed = pack(&r, &g, g.cout);
             let dx = unpack(&input_grad(&r_packed, &w, &g), &g, g.cin);
             let dw = weight_grad(&pack(&x, &g, g.cin), &r_packed, &g);
-            let dx_ref: Vec<f32> = (0..x.len()).map(|i| loss(&unit(x.len(), i), &w)).collect();
-            let dw_ref: Vec<f32> = (0..w.len()).map(|i| loss(&x, &unit(w.len(), i))).collect();
+            let (dx_ref, dw_ref) = gradients(&x, &w, &r, &g);
             assert!(max_diff(&dx, &dx_ref) < 1e-4, "dx {g:?}");
             assert!(max_diff(&dw, &dw_ref) < 1e-3, "dw {g:?}");
         }

@@ -1,15 +1,19 @@
 //! The networks' convolution. Stride-1 "same" convolutions (odd `k x k` kernel, padding `k / 2`:
 //! all but the strided 3x3 and the valid ones in these networks) run on flex through a Burn
-//! backend extension whose forward and backward are the padded-layout matrix products of
-//! [`kernels`], and so do strided 1x1 convolutions (on the subsampled map); every other
-//! convolution, dtype or device goes to Burn's `conv2d`.
+//! backend extension, and so do strided 1x1 convolutions (on the subsampled map); every other
+//! convolution, dtype or device goes to Burn's `conv2d`. The extension's forward and backward
+//! use the direct AVX-512 kernels of [`direct`] where the CPU has AVX-512 and the channels fit
+//! their tiles, and the padded-layout matrix products of [`kernels`] otherwise.
 //!
 //! On flex, Burn's generic backward computes the input gradient with a direct
 //! `conv_transpose2d` loop and the weight gradient as a convolution over transposed copies of
-//! the input and the output gradient; for a WRN-28-2 3x3 convolution at batch 64 this module's
-//! forward and backward together take about half of Burn's time (BENCHMARKS.md).
+//! the input and the output gradient; at WRN-28-2's shapes this module's kernels take a third
+//! to a half of Burn's time (BENCHMARKS.md).
 
+pub mod direct;
 pub mod kernels;
+#[cfg(test)]
+mod reference;
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -78,12 +82,17 @@ impl ConvSameBackend for Flex {
         }
         let g = geometry(&x, &weight);
         let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
-        let y = kernels::forward(
-            &kernels::pack(f32_values(&x), &g, g.cin),
-            f32_values(&weight),
-            &g,
-        );
-        flex_tensor(kernels::unpack(&y, &g, g.cout), [g.batch, g.cout, g.h, g.w])
+        let (x, w) = (f32_values(&x), f32_values(&weight));
+        let y = if direct::forward_applies(&g) {
+            direct::forward(x, w, &g)
+        } else {
+            kernels::unpack(
+                &kernels::forward(&kernels::pack(x, &g, g.cin), w, &g),
+                &g,
+                g.cout,
+            )
+        };
+        flex_tensor(y, [g.batch, g.cout, g.h, g.w])
     }
 }
 
@@ -159,16 +168,29 @@ fn backward(
         return (dx, dw);
     }
     let g = geometry(&x, &weight);
-    let weight = weight.to_contiguous();
-    let w = f32_values(&weight);
-    let grad_packed = kernels::pack(f32_values(&grad.to_contiguous()), &g, g.cout);
+    let (x, weight, grad) = (
+        x.to_contiguous(),
+        weight.to_contiguous(),
+        grad.to_contiguous(),
+    );
+    let (x, w, grad) = (f32_values(&x), f32_values(&weight), f32_values(&grad));
+    // The padded layout of the output gradient, built once if either fallback needs it.
+    let padded = std::cell::OnceCell::new();
+    let grad_packed = || padded.get_or_init(|| kernels::pack(grad, &g, g.cout));
     let dx = need_x.then(|| {
-        let dx = kernels::input_grad(&grad_packed, w, &g);
-        flex_tensor(kernels::unpack(&dx, &g, g.cin), [g.batch, g.cin, g.h, g.w])
+        let dx = if direct::input_grad_applies(&g) {
+            direct::input_grad(grad, w, &g)
+        } else {
+            kernels::unpack(&kernels::input_grad(grad_packed(), w, &g), &g, g.cin)
+        };
+        flex_tensor(dx, [g.batch, g.cin, g.h, g.w])
     });
     let dw = need_weight.then(|| {
-        let x_packed = kernels::pack(f32_values(&x.to_contiguous()), &g, g.cin);
-        let dw = kernels::weight_grad(&x_packed, &grad_packed, &g);
+        let dw = if direct::weight_grad_applies(&g) {
+            direct::weight_grad(x, grad, &g)
+        } else {
+            kernels::weight_grad(&kernels::pack(x, &g, g.cin), grad_packed(), &g)
+        };
         flex_tensor(dw, [g.cout, g.cin, g.k, g.k])
     });
     (dx, dw)
@@ -249,10 +271,15 @@ mod tests {
 
     #[test]
     fn values_and_gradients_match_burns_conv2d() {
-        // 3x3 same, 1x1, strided 1x1 (odd height), 5x5 same (this module); strided 3x3 and
-        // valid (Burn's, through the same entry point).
+        // 3x3 same, 1x1, strided 1x1 (odd height), 5x5 same (this module: the padded-layout
+        // products, and where the channels allow and the CPU has AVX-512 the direct kernels,
+        // alone or mixed with the former); strided 3x3 and valid (Burn's, through the same
+        // entry point).
         for (sx, sw, stride, padding) in [
             ([3, 4, 9, 7], [5, 4, 3, 3], 1, 1),
+            ([2, 8, 9, 7], [8, 8, 3, 3], 1, 1),
+            ([2, 16, 5, 6], [8, 16, 1, 1], 1, 0),
+            ([2, 3, 6, 6], [16, 3, 3, 3], 1, 1),
             ([2, 6, 8, 8], [4, 6, 1, 1], 1, 0),
             ([2, 6, 9, 8], [4, 6, 1, 1], 2, 0),
             ([2, 3, 7, 6], [4, 3, 5, 5], 1, 2),
