@@ -280,11 +280,13 @@ pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
         "gradient of another shape"
     );
     let plan = TapMasks::new(g);
+    // Task `i` computes tap `i % taps` of output channels `i / taps * 4 ..`.
+    let tile_of = |task: usize| (task % plan.taps, task / plan.taps * GRAD_OUT);
     use rayon::prelude::*;
     let sums: Vec<Vec<f32>> = (0..plan.taps * (g.cout / GRAD_OUT))
         .into_par_iter()
         .map(|task| {
-            let (tap, first_out) = (task % plan.taps, task / plan.taps * GRAD_OUT);
+            let (tap, first_out) = tile_of(task);
             let mut sums = vec![0.0f32; GRAD_OUT * g.cin];
             for first_in in (0..g.cin).step_by(GRAD_IN) {
                 let tile = GradTile {
@@ -304,7 +306,7 @@ pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
         .collect();
     let mut dw = vec![0.0f32; g.cout * g.cin * plan.taps];
     for (task, sums) in sums.iter().enumerate() {
-        let (tap, first_out) = (task % plan.taps, task / plan.taps * GRAD_OUT);
+        let (tap, first_out) = tile_of(task);
         for (i, &sum) in sums.iter().enumerate() {
             let (o, c) = (first_out + i / g.cin, i % g.cin);
             dw[(o * g.cin + c) * plan.taps + tap] = sum;
