@@ -269,6 +269,10 @@ struct FinetuneArgs {
     /// Validate (and keep the best model) every N steps.
     #[arg(long)]
     eval_every: Option<u64>,
+    /// Which model a validation tie keeps: earlier (default: the run's train.best_on_tie) or
+    /// later.
+    #[arg(long)]
+    best_on_tie: Option<String>,
     /// Save a checkpoint and exit after this many steps of the stage.
     #[arg(long)]
     stop_at: Option<u64>,
@@ -301,6 +305,9 @@ impl FinetuneArgs {
         }
         if let Some(v) = self.eval_every {
             ft.eval_every = v;
+        }
+        if let Some(v) = &self.best_on_tie {
+            ft.best_on_tie = v.clone();
         }
         let mut check = config.clone();
         check.finetune = ft.clone();

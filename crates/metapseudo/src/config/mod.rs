@@ -360,6 +360,9 @@ pub struct FinetuneConfig {
     pub validation: String,
     /// Validation samples per class.
     pub validation_per_class: usize,
+    /// Which model a validation tie keeps: `earlier`, `later`, or empty (the run's
+    /// `train.best_on_tie`).
+    pub best_on_tie: String,
 }
 
 impl Default for FinetuneConfig {
@@ -374,6 +377,7 @@ impl Default for FinetuneConfig {
             eval_every: 50,
             validation: "labeled".into(),
             validation_per_class: 1,
+            best_on_tie: String::new(),
         }
     }
 }
@@ -688,6 +692,11 @@ impl Config {
             "finetune.validation",
             &self.finetune.validation,
             &["labeled", "training"],
+        )?;
+        one_of(
+            "finetune.best_on_tie",
+            &self.finetune.best_on_tie,
+            &["", "earlier", "later"],
         )?;
         positive("finetune.lr", self.finetune.lr >= 0.0, "at least 0")?;
         positive(

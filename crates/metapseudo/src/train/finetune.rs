@@ -55,6 +55,9 @@ pub fn stage_config(parent: &Config, ft: &FinetuneConfig) -> Config {
     c.train.eval_every = ft.eval_every;
     c.train.checkpoint_every = ft.eval_every;
     c.train.steps_per_epoch = 0;
+    if !ft.best_on_tie.is_empty() {
+        c.train.best_on_tie = ft.best_on_tie.clone();
+    }
     c.student_optim = OptimConfig {
         lr: ft.lr,
         momentum: ft.momentum,
@@ -188,4 +191,30 @@ pub fn finetune(
     summary.set_finetuned(record, after);
     summary.save(&parent.summary())?;
     Ok(Some(summary))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stage_takes_its_own_tie_rule_or_the_runs() {
+        let mut parent = Config::default();
+        parent.train.best_on_tie = "later".into();
+        let mut ft = FinetuneConfig {
+            steps: 10,
+            ..FinetuneConfig::default()
+        };
+        assert_eq!(stage_config(&parent, &ft).train.best_on_tie, "later");
+        parent.train.best_on_tie = "earlier".into();
+        ft.best_on_tie = "later".into();
+        let stage = stage_config(&parent, &ft);
+        assert_eq!(stage.train.best_on_tie, "later");
+        stage.validate().unwrap();
+        ft.best_on_tie = "sooner".into();
+        let mut bad = parent.clone();
+        bad.finetune = ft;
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("finetune.best_on_tie"), "{err}");
+    }
 }
