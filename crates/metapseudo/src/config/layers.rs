@@ -230,6 +230,16 @@ mod tests {
         assert!(e.contains("invalid configuration"), "{e}");
         let e = bad(&["mpl.sign=up"]);
         assert!(e.contains("mpl.sign") && e.contains("old-minus-new"), "{e}");
+        let e = bad(&["student_optim.schedule=step"]);
+        assert!(e.contains("student_optim.decay_at"), "{e}");
+        let e = bad(&[
+            "teacher_optim.schedule=step",
+            "teacher_optim.decay_at=[30, 20]",
+        ]);
+        assert!(
+            e.contains("teacher_optim.decay_at") && e.contains("increasing"),
+            "{e}"
+        );
         let e = ConfigLayers {
             file: Some("[model]\ndepth = 3\n".parse().unwrap()),
             ..Default::default()

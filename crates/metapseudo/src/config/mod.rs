@@ -230,8 +230,13 @@ pub struct OptimConfig {
     pub weight_decay: f64,
     /// Linear warm-up steps (after any wait).
     pub warmup_steps: u64,
-    /// After warm-up: `constant` or `cosine` (to 0 at the last step).
+    /// After warm-up: `constant`, `cosine` (to 0 at the last step) or `step` (times
+    /// `decay_factor` at each step of `decay_at`).
     pub schedule: String,
+    /// Steps (from the start of training, increasing) at which a `step` schedule drops.
+    pub decay_at: Vec<u64>,
+    /// The factor of each drop of a `step` schedule.
+    pub decay_factor: f64,
     /// Steps at the start with learning rate 0 (the MPL student waits 3000 steps for its
     /// teacher). Only MPL's student and SMPL's first step wait; one-model methods ignore it.
     pub wait_steps: u64,
@@ -527,6 +532,8 @@ impl Default for OptimConfig {
             weight_decay: 5e-4,
             warmup_steps: 5000,
             schedule: "cosine".into(),
+            decay_at: Vec::new(),
+            decay_factor: 0.1,
             wait_steps: 0,
             clip_norm: 0.0,
         }
@@ -742,8 +749,20 @@ impl Config {
             one_of(
                 &format!("{name}.schedule"),
                 &o.schedule,
-                &["constant", "cosine"],
+                &["constant", "cosine", "step"],
             )?;
+            if o.schedule == "step" {
+                positive(
+                    &format!("{name}.decay_at"),
+                    !o.decay_at.is_empty() && o.decay_at.is_sorted_by(|a, b| a < b),
+                    "a list of increasing steps for schedule = 'step'",
+                )?;
+                positive(
+                    &format!("{name}.decay_factor"),
+                    o.decay_factor > 0.0 && o.decay_factor <= 1.0,
+                    "in (0, 1]",
+                )?;
+            }
             positive(&format!("{name}.lr"), o.lr >= 0.0, "at least 0")?;
             positive(
                 &format!("{name}.momentum"),

@@ -156,6 +156,9 @@ momentum = 0.9
 nesterov = false
 warmup_steps = 4000
 wait_steps = 0
+schedule = "step"
+decay_at = [300000, 350000]
+decay_factor = 0.1
 "#;
 
 /// Role-playing MPL with an ensemble (the flowers study, 3% labels): roles swap every epoch,

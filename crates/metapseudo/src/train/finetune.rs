@@ -67,6 +67,7 @@ pub fn stage_config(parent: &Config, ft: &FinetuneConfig) -> Config {
         schedule: "constant".into(),
         wait_steps: 0,
         clip_norm: 0.0,
+        ..OptimConfig::default()
     };
     // Recorded for the reader; the stage itself runs no further stage.
     c.finetune = FinetuneConfig {
