@@ -496,11 +496,8 @@ fn cmd_train(args: TrainArgs) -> Result<()> {
         }
         None => {
             let config = args.layers()?.resolve()?;
-            if config.student_waits() && config.student_optim.wait_steps >= config.train.steps {
-                eprintln!(
-                    "warning: the student waits {} steps (student_optim.wait_steps) but the run has only {}: it will not train; lower the wait with --set student_optim.wait_steps=N",
-                    config.student_optim.wait_steps, config.train.steps
-                );
+            for warning in config.warnings() {
+                eprintln!("warning: {warning}");
             }
             let run = RunDir {
                 dir: args.out.clone().unwrap_or_else(|| default_out(&config)),

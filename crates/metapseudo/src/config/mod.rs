@@ -874,6 +874,38 @@ impl Config {
         matches!(self.method.as_str(), "mpl" | "smpl" | "reduced-mpl")
     }
 
+    /// Settings that are valid but almost certainly not what the user meant, one sentence
+    /// each: a student that waits past the end of the run, a step schedule that drops at or
+    /// after the last step.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.student_waits() && self.student_optim.wait_steps >= self.train.steps {
+            out.push(format!(
+                "the student waits {} steps (student_optim.wait_steps) but the run has only {}: it will not train; lower the wait with --set student_optim.wait_steps=N",
+                self.student_optim.wait_steps, self.train.steps
+            ));
+        }
+        for (name, o) in [
+            ("teacher_optim", &self.teacher_optim),
+            ("student_optim", &self.student_optim),
+        ] {
+            let late: Vec<String> = o
+                .decay_at
+                .iter()
+                .filter(|&&m| m >= self.train.steps)
+                .map(u64::to_string)
+                .collect();
+            if o.schedule == "step" && !late.is_empty() {
+                out.push(format!(
+                    "{name}.decay_at has drops at step {} but the run has only {} steps: the rate never drops there; set {name}.decay_at for this run's length",
+                    late.join(", "),
+                    self.train.steps
+                ));
+            }
+        }
+        out
+    }
+
     /// Steps between role swaps (`mpl.role_swap`), `None` when off; `steps_per_epoch` resolves
     /// `epoch`.
     pub fn role_swap_steps(&self, steps_per_epoch: u64) -> anyhow::Result<Option<u64>> {
@@ -904,5 +936,37 @@ impl Config {
             env!("CARGO_PKG_VERSION"),
             self.preset
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_that_cannot_act_are_warned_about() {
+        let mut c = Config {
+            method: "mpl".into(),
+            ..Config::default()
+        };
+        c.train.steps = 1000;
+        c.student_optim.wait_steps = 300;
+        assert!(c.warnings().is_empty());
+        c.student_optim.wait_steps = 1000;
+        let w = c.warnings();
+        assert!(
+            w.len() == 1 && w[0].contains("student_optim.wait_steps"),
+            "{w:?}"
+        );
+        c.student_optim.wait_steps = 0;
+        c.student_optim.schedule = "step".into();
+        c.student_optim.decay_at = vec![500, 1000, 2000];
+        let w = c.warnings();
+        assert!(
+            w.len() == 1 && w[0].contains("student_optim.decay_at") && w[0].contains("1000, 2000"),
+            "{w:?}"
+        );
+        c.student_optim.decay_at = vec![500, 999];
+        assert!(c.warnings().is_empty());
     }
 }
