@@ -269,8 +269,8 @@ struct FinetuneArgs {
     /// Validate (and keep the best model) every N steps.
     #[arg(long)]
     eval_every: Option<u64>,
-    /// Which model a validation tie keeps: earlier (default: the run's train.best_on_tie) or
-    /// later.
+    /// Which model a validation tie keeps: earlier (default: the run's train.best_on_tie),
+    /// later, or lower-loss (the lower validation cross entropy).
     #[arg(long)]
     best_on_tie: Option<String>,
     /// Save a checkpoint and exit after this many steps of the stage.

@@ -69,6 +69,10 @@ fn finetune_records_before_and_after_and_keeps_validation_out_of_training() {
     let stage_summary = json(&stage.join("summary.json"));
     assert_eq!(stage_summary["models"]["best"], s["models"]["finetuned"]);
     assert_eq!(stage_summary["best"]["step"], f["best_step"]);
+    // The validation cross entropy is kept with the best model and logged (`lower-loss` ties).
+    assert!(stage_summary["best"]["loss"].as_f64().unwrap() > 0.0);
+    let metrics = std::fs::read_to_string(stage.join("metrics.jsonl")).unwrap();
+    assert!(metrics.contains("\"eval/validation/loss\""));
     let split = json(&stage.join("split.json"));
     let labeled: Vec<u64> = serde_json::from_value(split["labeled_indices"].clone()).unwrap();
     let validation: Vec<u64> = serde_json::from_value(split["validation_indices"].clone()).unwrap();

@@ -208,8 +208,9 @@ pub struct TrainConfig {
     /// the split's validation samples, checked every `eval_every` steps and before the first
     /// step; it is evaluated as `best`. Needs a validation split (the finetune stage has one).
     pub keep_best: bool,
-    /// Which model `keep_best` keeps when validation ties the best so far: `earlier` (strict
-    /// improvement only, as the MPL PyTorch port's `top1 > best_top1`) or `later`.
+    /// Which model `keep_best` keeps when validation accuracy ties the best so far: `earlier`
+    /// (strict improvement only, as the MPL PyTorch port's `top1 > best_top1`), `later`, or
+    /// `lower-loss` (the one with the lower validation cross entropy).
     pub best_on_tie: String,
     /// Steps per reporting epoch (0: one pass over the unlabeled pool, i.e. pool / (batch * mu)).
     /// Training length is always counted in steps; epochs only label the logs.
@@ -365,8 +366,8 @@ pub struct FinetuneConfig {
     pub validation: String,
     /// Validation samples per class.
     pub validation_per_class: usize,
-    /// Which model a validation tie keeps: `earlier`, `later`, or empty (the run's
-    /// `train.best_on_tie`).
+    /// Which model a validation tie keeps: `earlier`, `later`, `lower-loss`, or empty (the
+    /// run's `train.best_on_tie`).
     pub best_on_tie: String,
 }
 
@@ -685,7 +686,7 @@ impl Config {
         one_of(
             "train.best_on_tie",
             &self.train.best_on_tie,
-            &["earlier", "later"],
+            &["earlier", "later", "lower-loss"],
         )?;
         if self.train.report == "best" && !self.train.keep_best {
             anyhow::bail!("train.report = 'best' needs train.keep_best = true");
@@ -703,7 +704,7 @@ impl Config {
         one_of(
             "finetune.best_on_tie",
             &self.finetune.best_on_tie,
-            &["", "earlier", "later"],
+            &["", "earlier", "later", "lower-loss"],
         )?;
         positive("finetune.lr", self.finetune.lr >= 0.0, "at least 0")?;
         positive(

@@ -408,7 +408,8 @@ fn run_loop(
                         fields.push((format!("eval/{name}/accuracy"), e.accuracy));
                     }
                     if let Some(v) = s.check_validation() {
-                        fields.push(("eval/validation/accuracy".into(), v));
+                        fields.push(("eval/validation/accuracy".into(), v.accuracy));
+                        fields.push(("eval/validation/loss".into(), v.loss));
                     }
                 }
                 let refs: Vec<(&str, f64)> = fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();

@@ -24,6 +24,39 @@ pub struct BestRecord {
     pub accuracy: f64,
     /// Validation accuracy of the model before the first step.
     pub initial: f64,
+    /// Its mean validation cross entropy (0 in records written before it was kept).
+    #[serde(default)]
+    pub loss: f64,
+}
+
+/// Accuracy and mean cross entropy on the validation samples.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Validation {
+    /// Fraction classified correctly.
+    pub accuracy: f64,
+    /// Mean cross entropy of the logits against the true classes.
+    pub loss: f64,
+}
+
+/// Which of two models with the same validation accuracy is kept (`train.best_on_tie`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum TieRule {
+    /// The model kept already (strict improvement only).
+    Earlier,
+    /// The newer model.
+    Later,
+    /// The one with the lower validation cross entropy.
+    LowerLoss,
+}
+
+impl TieRule {
+    fn from_config(name: &str) -> Self {
+        match name {
+            "later" => TieRule::Later,
+            "lower-loss" => TieRule::LowerLoss,
+            _ => TieRule::Earlier,
+        }
+    }
 }
 
 impl Session {
@@ -35,8 +68,9 @@ impl Session {
         }
     }
 
-    /// Accuracy of the followed model on the split's validation samples (None without any).
-    pub fn validation_accuracy(&self) -> Option<f64> {
+    /// Accuracy and cross entropy of the followed model on the split's validation samples
+    /// (None without any).
+    pub fn validation(&self) -> Option<Validation> {
         let idx = &self.data.split.validation_indices;
         if idx.is_empty() {
             return None;
@@ -55,35 +89,61 @@ impl Session {
         let labels = self.data.dataset.train.labels();
         let truth: Vec<usize> = idx.iter().map(|&i| labels[i].unwrap_or_default()).collect();
         let classes = self.data.dataset.num_classes();
-        Some(ModelEval::from_logits(&logits, &truth, classes).accuracy)
+        Some(Validation {
+            accuracy: ModelEval::from_logits(&logits, &truth, classes).accuracy,
+            loss: mean_cross_entropy(&logits, &truth),
+        })
     }
 
     /// Validates the followed model and, with `keep_best`, keeps a copy when it beats the best
-    /// so far (ties as `train.best_on_tie` says). Returns the validation accuracy.
-    pub fn check_validation(&mut self) -> Option<f64> {
-        let accuracy = self.validation_accuracy()?;
+    /// so far (ties as `train.best_on_tie` says).
+    pub fn check_validation(&mut self) -> Option<Validation> {
+        let v = self.validation()?;
         if self.config.train.keep_best {
-            let initial = self.best.as_ref().map_or(accuracy, |b| b.record.initial);
-            let ties_later = self.config.train.best_on_tie == "later";
-            if replaces_best(accuracy, self.best.as_ref().map(|b| &b.record), ties_later) {
+            let initial = self.best.as_ref().map_or(v.accuracy, |b| b.record.initial);
+            let rule = TieRule::from_config(&self.config.train.best_on_tie);
+            if replaces_best(v, self.best.as_ref().map(|b| &b.record), rule) {
                 self.best = Some(Best {
                     model: self.followed_model().isolated_copy(),
                     record: BestRecord {
                         step: self.step,
-                        accuracy,
+                        accuracy: v.accuracy,
                         initial,
+                        loss: v.loss,
                     },
                 });
             }
         }
-        Some(accuracy)
+        Some(v)
     }
 }
 
-/// Whether a model at validation `accuracy` replaces `best` (always when there is none yet);
-/// on a tie only with `ties_later`.
-fn replaces_best(accuracy: f64, best: Option<&BestRecord>, ties_later: bool) -> bool {
-    best.is_none_or(|b| accuracy > b.accuracy || (ties_later && accuracy == b.accuracy))
+/// Mean over rows of `-log softmax(logits)[truth]`.
+fn mean_cross_entropy(logits: &[Vec<f32>], truth: &[usize]) -> f64 {
+    let total: f64 = logits
+        .iter()
+        .zip(truth)
+        .map(|(row, &t)| {
+            let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+            let sum: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
+            m + sum.ln() - row[t] as f64
+        })
+        .sum();
+    total / truth.len().max(1) as f64
+}
+
+/// Whether a model with validation `v` replaces `best` (always when there is none yet); a tie
+/// in accuracy as `rule` says.
+fn replaces_best(v: Validation, best: Option<&BestRecord>, rule: TieRule) -> bool {
+    best.is_none_or(|b| {
+        v.accuracy > b.accuracy
+            || (v.accuracy == b.accuracy
+                && match rule {
+                    TieRule::Earlier => false,
+                    TieRule::Later => true,
+                    TieRule::LowerLoss => v.loss < b.loss,
+                })
+    })
 }
 
 #[cfg(test)]
@@ -96,11 +156,27 @@ mod tests {
             step: 50,
             accuracy: 0.9,
             initial: 0.8,
+            loss: 0.4,
         };
-        assert!(replaces_best(0.7, None, false));
-        assert!(replaces_best(1.0, Some(&best), false));
-        assert!(!replaces_best(0.9, Some(&best), false));
-        assert!(replaces_best(0.9, Some(&best), true));
-        assert!(!replaces_best(0.8, Some(&best), true));
+        let v = |accuracy: f64, loss: f64| Validation { accuracy, loss };
+        assert!(replaces_best(v(0.7, 1.0), None, TieRule::Earlier));
+        assert!(replaces_best(v(1.0, 0.9), Some(&best), TieRule::Earlier));
+        assert!(!replaces_best(v(0.9, 0.1), Some(&best), TieRule::Earlier));
+        assert!(replaces_best(v(0.9, 0.9), Some(&best), TieRule::Later));
+        assert!(!replaces_best(v(0.8, 0.1), Some(&best), TieRule::Later));
+        assert!(replaces_best(v(0.9, 0.3), Some(&best), TieRule::LowerLoss));
+        assert!(!replaces_best(v(0.9, 0.5), Some(&best), TieRule::LowerLoss));
+        assert!(!replaces_best(v(0.8, 0.1), Some(&best), TieRule::LowerLoss));
+        assert_eq!(TieRule::from_config("lower-loss"), TieRule::LowerLoss);
+        assert_eq!(TieRule::from_config("earlier"), TieRule::Earlier);
+    }
+
+    #[test]
+    fn cross_entropy_of_hand_made_logits() {
+        // Row 1: equal logits over 2 classes -> ln 2. Row 2: log-softmax of class 0 in
+        // [ln 3, 0] is ln(3/4) -> -ln(3/4).
+        let logits = vec![vec![1.0, 1.0], vec![3f32.ln(), 0.0]];
+        let expected = (2f64.ln() - (0.75f64).ln()) / 2.0;
+        assert!((mean_cross_entropy(&logits, &[1, 0]) - expected).abs() < 1e-6);
     }
 }
