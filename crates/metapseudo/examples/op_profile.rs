@@ -5,7 +5,8 @@
 //! Then the convolution kernels alone, at the three stages' shapes of a WRN-28-2 step at batch
 //! 64: the padded-layout products (`models::conv::kernels`, packing included) and the direct
 //! AVX-512 kernels (`models::conv::direct`), forward, input gradient and weight gradient.
-//! `bench/torch_conv.py` times PyTorch's at the same shapes.
+//! `bench/torch_conv.py` times PyTorch's at the same shapes. Last, the two stride-2 3x3
+//! convolutions, forward and backward: Burn's against the stride phases (`models::conv::strided`).
 //!
 //! cargo run --release --example op_profile
 
@@ -102,6 +103,41 @@ fn main() {
     });
 
     kernel_shapes();
+    strided_shapes();
+}
+
+/// The stride-2 3x3 convolutions of a WRN-28-2 step at batch 64 (the first of stages 2 and 3),
+/// forward and both gradients: Burn's against this module's stride phases.
+fn strided_shapes() {
+    let device = Device::flex().autodiff();
+    for (cin, size) in [(32, 32), (64, 16)] {
+        let normal = |shape: [usize; 4], std: f64| {
+            Tensor::<4>::random(shape, Distribution::Normal(0.0, std), &device)
+        };
+        let x0 = normal([64, cin, size, size], 1.0);
+        let w0 = normal([2 * cin, cin, 3, 3], 0.1);
+        let r = normal([64, 2 * cin, size / 2, size / 2], 1.0);
+        let run = |own: bool| {
+            let x = x0.clone().require_grad();
+            let w = w0.clone().require_grad();
+            let y = if own {
+                conv::conv2d(x.clone(), w.clone(), 2, 1)
+            } else {
+                conv2d(
+                    x.clone(),
+                    w.clone(),
+                    None,
+                    ConvOptions::new([2, 2], [1, 1], [1, 1], 1),
+                )
+            };
+            let g = y.mul(r.clone()).sum().backward();
+            x.grad(&g).unwrap().sum().into_scalar::<f32>()
+                + w.grad(&g).unwrap().sum().into_scalar::<f32>()
+        };
+        let name = |who: &str| format!("stride-2 3x3 {cin}->{} {size}x{size}, {who}", 2 * cin);
+        time(&name("burn fwd+bwd"), 8, || run(false));
+        time(&name("phases fwd+bwd"), 8, || run(true));
+    }
 }
 
 /// The convolution kernels alone at each stage's shape, milliseconds per call.

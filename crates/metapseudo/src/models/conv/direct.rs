@@ -58,16 +58,40 @@ pub fn weight_grad_applies(g: &Geometry) -> bool {
     available() && g.cout.is_multiple_of(GRAD_OUT)
 }
 
-/// Where each tap reads and which lanes it may read, for one map size and kernel.
-struct TapMasks {
+/// One kernel tap: the pixel it reads, `(dy, dx)` from the output position, and the first
+/// channel of its input block (0 but for the stride phases of [`super::strided`], whose taps read
+/// different phase maps stacked as channels).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Tap {
+    pub(super) dy: isize,
+    pub(super) dx: isize,
+    pub(super) base: usize,
+}
+
+/// The taps of an odd `k x k` kernel with padding `k / 2`, row by row.
+fn grid(k: usize) -> Vec<Tap> {
+    let pad = (k / 2) as isize;
+    (0..k * k)
+        .map(|t| Tap {
+            dy: (t / k) as isize - pad,
+            dx: (t % k) as isize - pad,
+            base: 0,
+        })
+        .collect()
+}
+
+/// Where each tap reads and which lanes it may read, for one map size and list of taps.
+pub(super) struct TapMasks {
     /// Floats per image channel, `h * w`.
     hw: usize,
     /// Vectors per image channel (the last one may be partial).
     vectors: usize,
-    /// `k * k`.
+    /// Number of taps.
     taps: usize,
     /// Offset of tap `t`'s pixel from the output position.
     offsets: Vec<isize>,
+    /// First input channel of tap `t`.
+    bases: Vec<usize>,
     /// Lanes that tap `t` may read in vector `v`, at `v * taps + t`.
     masks: Vec<u16>,
     /// Lanes of the last vector that lie inside the image.
@@ -75,28 +99,25 @@ struct TapMasks {
 }
 
 impl TapMasks {
+    /// The masks of a stride-1 "same" convolution of `g`.
     fn new(g: &Geometry) -> Self {
-        let (h, w, k) = (g.h as isize, g.w as isize, g.k);
-        let pad = (k / 2) as isize;
-        let taps = k * k;
-        let hw = g.h * g.w;
+        Self::of_taps(g.h, g.w, &grid(g.k))
+    }
+
+    /// The masks of `taps` on an `h x w` map.
+    pub(super) fn of_taps(h: usize, w: usize, taps: &[Tap]) -> Self {
+        let hw = h * w;
         let vectors = hw.div_ceil(LANES);
-        let shift = |t: usize| ((t / k) as isize - pad, (t % k) as isize - pad);
-        let offsets = (0..taps)
-            .map(|t| {
-                let (dy, dx) = shift(t);
-                dy * w + dx
-            })
-            .collect();
-        let mut masks = vec![0u16; vectors * taps];
+        let (hi, wi) = (h as isize, w as isize);
+        let offsets = taps.iter().map(|t| t.dy * wi + t.dx).collect();
+        let mut masks = vec![0u16; vectors * taps.len()];
         for v in 0..vectors {
-            for t in 0..taps {
-                let (dy, dx) = shift(t);
+            for (i, tap) in taps.iter().enumerate() {
                 for lane in (0..LANES).filter(|l| v * LANES + l < hw) {
                     let q = (v * LANES + lane) as isize;
-                    let (y, x) = (q / w + dy, q % w + dx);
-                    if (0..h).contains(&y) && (0..w).contains(&x) {
-                        masks[v * taps + t] |= 1 << lane;
+                    let (y, x) = (q / wi + tap.dy, q % wi + tap.dx);
+                    if (0..hi).contains(&y) && (0..wi).contains(&x) {
+                        masks[v * taps.len() + i] |= 1 << lane;
                     }
                 }
             }
@@ -110,8 +131,9 @@ impl TapMasks {
         TapMasks {
             hw,
             vectors,
-            taps,
+            taps: taps.len(),
             offsets,
+            bases: taps.iter().map(|t| t.base).collect(),
             masks,
             tail,
         }
@@ -137,18 +159,29 @@ fn tile_kernel(weight: &[f32], g: &Geometry, flip: bool) -> Vec<f32> {
         g.cout * g.cin * taps,
         "kernel of another shape"
     );
-    let ins = if flip { g.cout } else { g.cin };
-    let mut tiled = Vec::with_capacity(weight.len());
-    for block in (0..weight.len() / (ins * taps)).step_by(TILE_CHANNELS) {
+    if flip {
+        tile_with(g.cin, g.cout, taps, |i, o, t| {
+            weight[(o * g.cin + i) * taps + taps - 1 - t]
+        })
+    } else {
+        tile_with(g.cout, g.cin, taps, |o, c, t| {
+            weight[(o * g.cin + c) * taps + t]
+        })
+    }
+}
+
+/// `[outs / 8][taps][ins][8]` of the weights `at(out, in, tap)`: the forward tiles' kernel.
+pub(super) fn tile_with(
+    outs: usize,
+    ins: usize,
+    taps: usize,
+    at: impl Fn(usize, usize, usize) -> f32,
+) -> Vec<f32> {
+    let mut tiled = Vec::with_capacity(outs * ins * taps);
+    for block in (0..outs).step_by(TILE_CHANNELS) {
         for t in 0..taps {
             for c in 0..ins {
-                tiled.extend((block..block + TILE_CHANNELS).map(|o| {
-                    if flip {
-                        weight[(c * g.cin + o) * taps + taps - 1 - t]
-                    } else {
-                        weight[(o * g.cin + c) * taps + t]
-                    }
-                }));
+                tiled.extend((block..block + TILE_CHANNELS).map(|o| at(o, c, t)));
             }
         }
     }
@@ -164,7 +197,9 @@ pub fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
         g.batch * g.cin * g.h * g.w,
         "input of another shape"
     );
-    products(x, &tile_kernel(weight, g, false), g.batch, g.cin, g.cout, g)
+    let plan = TapMasks::new(g);
+    let tiled = tile_kernel(weight, g, false);
+    products(x, g.cin, &tiled, g.batch, g.cin, g.cout, &plan)
 }
 
 /// Input gradient: `[batch, cin, h, w]` from the output gradient `[batch, cout, h, w]` and the
@@ -179,27 +214,42 @@ pub fn input_grad(grad: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
         g.batch * g.cout * g.h * g.w,
         "gradient of another shape"
     );
-    products(
-        grad,
-        &tile_kernel(weight, g, true),
-        g.batch,
-        g.cout,
-        g.cin,
-        g,
-    )
+    let plan = TapMasks::new(g);
+    let tiled = tile_kernel(weight, g, true);
+    products(grad, g.cout, &tiled, g.batch, g.cout, g.cin, &plan)
 }
 
-/// `[batch, outs, h, w] = sum over ins and taps` of the tiled kernel times the masked, shifted
-/// `src` (`[batch, ins, h, w]`): one task per image and group of at most 3 vectors.
-fn products(
+/// `[batch, outs, h, w] = sum over ins and taps` of the tiled kernel (see [`tile_with`]) times
+/// the masked, shifted `src` (`[batch, src_channels, h, w]`; tap `t` reads its channels
+/// `base(t) .. base(t) + ins`): one task per image and group of at most 3 vectors. `outs` must
+/// be a multiple of 8.
+pub(super) fn products(
     src: &[f32],
+    src_channels: usize,
     tiled: &[f32],
     batch: usize,
     ins: usize,
     outs: usize,
-    g: &Geometry,
+    plan: &TapMasks,
 ) -> Vec<f32> {
-    let plan = TapMasks::new(g);
+    assert!(
+        outs.is_multiple_of(TILE_CHANNELS) && available(),
+        "the direct products do not apply"
+    );
+    assert_eq!(
+        src.len(),
+        batch * src_channels * plan.hw,
+        "source of another shape"
+    );
+    assert_eq!(
+        tiled.len(),
+        outs * ins * plan.taps,
+        "kernel of another shape"
+    );
+    assert!(
+        plan.bases.iter().all(|&b| b + ins <= src_channels),
+        "a tap reads past the source's channels"
+    );
     let mut out = vec![0.0f32; batch * outs * plan.hw];
     let dst = SharedMut(out.as_mut_ptr());
     let groups = plan.vectors.div_ceil(TILE_VECTORS);
@@ -210,11 +260,11 @@ fn products(
         let vectors = bounds[group]..bounds[group + 1];
         for block in 0..outs / TILE_CHANNELS {
             let tile = ForwardTile {
-                src: &src[n * ins * plan.hw..(n + 1) * ins * plan.hw],
+                src: &src[n * src_channels * plan.hw..(n + 1) * src_channels * plan.hw],
                 kernel: &tiled[block * TILE_CHANNELS * plan.taps * ins..]
                     [..TILE_CHANNELS * plan.taps * ins],
                 ins,
-                plan: &plan,
+                plan,
                 first: vectors.start,
                 // SAFETY: image `n`'s channels `block * 8 ..` lie inside `out`.
                 dst: unsafe { dst.add((n * outs + block * TILE_CHANNELS) * plan.hw) },
@@ -229,7 +279,7 @@ fn products(
 
 /// One forward tile: 8 output channels of one image at up to 3 consecutive vectors.
 struct ForwardTile<'a> {
-    /// The image's input channels, `[ins, h, w]`.
+    /// The image's source channels (`[src_channels, h, w]`).
     src: &'a [f32],
     /// The tile's kernel, `[taps][ins][8]`.
     kernel: &'a [f32],
@@ -280,36 +330,85 @@ pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
         "gradient of another shape"
     );
     let plan = TapMasks::new(g);
+    let shape = GradShape {
+        batch: g.batch,
+        cin: g.cin,
+        cout: g.cout,
+        x_channels: g.cin,
+    };
+    weight_grad_of(x, grad, &shape, &plan)
+}
+
+/// The channels a weight gradient sums over.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct GradShape {
+    pub(super) batch: usize,
+    /// Input channels per tap.
+    pub(super) cin: usize,
+    pub(super) cout: usize,
+    /// Channels per image of the input that the taps read (`cin` but for stacked phases).
+    pub(super) x_channels: usize,
+}
+
+/// `[cout, cin, taps]` (taps in `plan`'s order) from the input `[batch, x_channels, h, w]` and
+/// the output gradient `[batch, cout, h, w]`: one task per tap and block of 4 output channels,
+/// each weight one tile's sum over every position of the batch in a fixed order, so the result
+/// does not depend on the threads. `cout` must be a multiple of 4.
+pub(super) fn weight_grad_of(
+    x: &[f32],
+    grad: &[f32],
+    shape: &GradShape,
+    plan: &TapMasks,
+) -> Vec<f32> {
+    let s = shape;
+    assert!(
+        s.cout.is_multiple_of(GRAD_OUT) && available(),
+        "the direct weight gradient does not apply"
+    );
+    assert_eq!(
+        x.len(),
+        s.batch * s.x_channels * plan.hw,
+        "input of another shape"
+    );
+    assert_eq!(
+        grad.len(),
+        s.batch * s.cout * plan.hw,
+        "gradient of another shape"
+    );
+    assert!(
+        plan.bases.iter().all(|&b| b + s.cin <= s.x_channels),
+        "a tap reads past the input's channels"
+    );
     // Task `i` computes tap `i % taps` of output channels `i / taps * 4 ..`.
     let tile_of = |task: usize| (task % plan.taps, task / plan.taps * GRAD_OUT);
     use rayon::prelude::*;
-    let sums: Vec<Vec<f32>> = (0..plan.taps * (g.cout / GRAD_OUT))
+    let sums: Vec<Vec<f32>> = (0..plan.taps * (s.cout / GRAD_OUT))
         .into_par_iter()
         .map(|task| {
             let (tap, first_out) = tile_of(task);
-            let mut sums = vec![0.0f32; GRAD_OUT * g.cin];
-            for first_in in (0..g.cin).step_by(GRAD_IN) {
+            let mut sums = vec![0.0f32; GRAD_OUT * s.cin];
+            for first_in in (0..s.cin).step_by(GRAD_IN) {
                 let tile = GradTile {
                     x,
                     grad,
-                    g,
-                    plan: &plan,
+                    shape: s,
+                    plan,
                     tap,
                     first_out,
                     first_in,
                 };
                 // SAFETY: the kernels run only where `available()` (asserted above).
-                unsafe { tile.run(GRAD_IN.min(g.cin - first_in), &mut sums) };
+                unsafe { tile.run(GRAD_IN.min(s.cin - first_in), &mut sums) };
             }
             sums
         })
         .collect();
-    let mut dw = vec![0.0f32; g.cout * g.cin * plan.taps];
+    let mut dw = vec![0.0f32; s.cout * s.cin * plan.taps];
     for (task, sums) in sums.iter().enumerate() {
         let (tap, first_out) = tile_of(task);
         for (i, &sum) in sums.iter().enumerate() {
-            let (o, c) = (first_out + i / g.cin, i % g.cin);
-            dw[(o * g.cin + c) * plan.taps + tap] = sum;
+            let (o, c) = (first_out + i / s.cin, i % s.cin);
+            dw[(o * s.cin + c) * plan.taps + tap] = sum;
         }
     }
     dw
@@ -320,7 +419,7 @@ pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
 struct GradTile<'a> {
     x: &'a [f32],
     grad: &'a [f32],
-    g: &'a Geometry,
+    shape: &'a GradShape,
     plan: &'a TapMasks,
     tap: usize,
     first_out: usize,
@@ -346,8 +445,8 @@ impl GradTile<'_> {
         }
         #[cfg(not(target_arch = "x86_64"))]
         unreachable!(
-            "direct kernels run only on x86-64 ({ins} channels, {} weights)",
-            dw.len()
+            "direct kernels run only on x86-64 ({ins} channels, {} sums)",
+            sums.len()
         )
     }
 }
@@ -376,10 +475,9 @@ mod avx512 {
             for v in 0..V {
                 let vector = tile.first + v;
                 masks[v] = plan.masks[vector * plan.taps + t];
-                starts[v] = tile
-                    .src
-                    .as_ptr()
-                    .wrapping_offset((vector * LANES) as isize + plan.offsets[t]);
+                starts[v] = tile.src.as_ptr().wrapping_offset(
+                    ((plan.bases[t] * plan.hw + vector * LANES) as isize) + plan.offsets[t],
+                );
             }
             let kernel = &tile.kernel[t * tile.ins * TILE_CHANNELS..][..tile.ins * TILE_CHANNELS];
             for (c, weights) in kernel.chunks_exact(TILE_CHANNELS).enumerate() {
@@ -421,12 +519,12 @@ mod avx512 {
     /// As [`GradTile::run`]; reads as in [`forward_tile`].
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn grad_tile<const I: usize>(tile: &GradTile, sums: &mut [f32]) {
-        let (g, plan) = (tile.g, tile.plan);
+        let (s, plan) = (tile.shape, tile.plan);
         let (t, hw) = (tile.tap, plan.hw);
         let mut acc = [[_mm512_setzero_ps(); I]; GRAD_OUT];
-        for n in 0..g.batch {
-            let grad = tile.grad[(n * g.cout + tile.first_out) * hw..].as_ptr();
-            let x = tile.x[(n * g.cin + tile.first_in) * hw..]
+        for n in 0..s.batch {
+            let grad = tile.grad[(n * s.cout + tile.first_out) * hw..].as_ptr();
+            let x = tile.x[(n * s.x_channels + plan.bases[t] + tile.first_in) * hw..]
                 .as_ptr()
                 .wrapping_offset(plan.offsets[t]);
             for v in 0..plan.vectors {
@@ -448,7 +546,7 @@ mod avx512 {
         }
         for (r, row) in acc.iter().enumerate() {
             for (c, &sum) in row.iter().enumerate() {
-                sums[r * g.cin + tile.first_in + c] = _mm512_reduce_add_ps(sum);
+                sums[r * s.cin + tile.first_in + c] = _mm512_reduce_add_ps(sum);
             }
         }
     }

@@ -1,9 +1,10 @@
-//! The networks' convolution. Stride-1 "same" convolutions (odd `k x k` kernel, padding `k / 2`:
-//! all but the strided 3x3 and the valid ones in these networks) run on flex through a Burn
-//! backend extension, and so do strided 1x1 convolutions (on the subsampled map); every other
-//! convolution, dtype or device goes to Burn's `conv2d`. The extension's forward and backward
-//! use the direct AVX-512 kernels of [`direct`] where the CPU has AVX-512 and the channels fit
-//! their tiles, and the padded-layout matrix products of [`kernels`] otherwise.
+//! The networks' convolution. Stride-1 "same" convolutions (odd `k x k` kernel, padding `k / 2`)
+//! and stride-2 3x3 convolutions with padding 1 run on flex through a Burn backend extension,
+//! and so do strided 1x1 convolutions (on the subsampled map); every other convolution, dtype or
+//! device goes to Burn's `conv2d`. The extension's forward and backward use the direct AVX-512
+//! kernels of [`direct`] (the stride-2 ones through the stride phases of [`strided`]) where the
+//! CPU has AVX-512 and the channels fit their tiles, and otherwise the padded-layout matrix
+//! products of [`kernels`] (stride 1) or Burn's own (stride 2).
 //!
 //! On flex, Burn's generic backward computes the input gradient with a direct
 //! `conv_transpose2d` loop and the weight gradient as a convolution over transposed copies of
@@ -14,6 +15,7 @@ pub mod direct;
 pub mod kernels;
 #[cfg(test)]
 mod reference;
+pub mod strided;
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -48,6 +50,11 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, stride: usize, padding: usize) ->
             weight.into_dispatch(),
             padding,
         ))
+    } else if stride == 2 && k == 3 && padding == 1 {
+        Tensor::from_dispatch(Dispatch::conv_stride2(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+        ))
     } else if k == 1 && padding == 0 {
         // A strided 1x1 convolution reads every `stride`-th pixel: the 1x1 convolution of the
         // subsampled map.
@@ -62,7 +69,7 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, stride: usize, padding: usize) ->
     }
 }
 
-/// The stride-1 "same" convolution as a backend operation.
+/// The stride-1 "same" and the stride-2 3x3 convolutions as backend operations.
 #[backend_extension(Flex, Autodiff)]
 pub trait ConvSameBackend: Backend {
     /// `conv2d(x, weight)`, no bias, stride 1, zero `padding` (`k / 2` of an odd square kernel).
@@ -72,6 +79,30 @@ pub trait ConvSameBackend: Backend {
         padding: usize,
     ) -> FloatTensor<Self> {
         Self::conv2d(x, weight, None, options(1, padding))
+    }
+
+    /// `conv2d(x, weight)` of a 3x3 kernel, no bias, stride 2, zero padding 1.
+    fn conv_stride2(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, None, options(2, 1))
+    }
+}
+
+/// Which of the two convolutions an operation computes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    /// Stride 1, padding `k / 2`.
+    Same,
+    /// Stride 2, padding 1, 3x3.
+    Stride2,
+}
+
+impl Kind {
+    /// Burn's options for this kind with kernel size `k`.
+    fn options(self, k: usize) -> ConvOptions<2> {
+        match self {
+            Kind::Same => options(1, k / 2),
+            Kind::Stride2 => options(2, 1),
+        }
     }
 }
 
@@ -94,6 +125,16 @@ impl ConvSameBackend for Flex {
         };
         flex_tensor(y, [g.batch, g.cout, g.h, g.w])
     }
+
+    fn conv_stride2(x: FlexTensor, weight: FlexTensor) -> FlexTensor {
+        let g = geometry(&x, &weight);
+        if !f32_only(&[&x, &weight]) || !strided::forward_applies(&g) {
+            return Flex::conv2d(x, weight, None, options(2, 1));
+        }
+        let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
+        let y = strided::forward(f32_values(&x), f32_values(&weight), &g);
+        flex_tensor(y, [g.batch, g.cout, g.h / 2, g.w / 2])
+    }
 }
 
 impl<C: CheckpointStrategy> ConvSameBackend for Autodiff<Flex, C> {
@@ -102,77 +143,117 @@ impl<C: CheckpointStrategy> ConvSameBackend for Autodiff<Flex, C> {
         weight: FloatTensor<Self>,
         padding: usize,
     ) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct ConvSameBackward;
+        tracked::<C>(x, weight, Kind::Same, |x, w| Flex::conv_same(x, w, padding))
+    }
 
-        impl Backward<Flex, 2> for ConvSameBackward {
-            type State = (NodeId, NodeId);
+    fn conv_stride2(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        tracked::<C>(x, weight, Kind::Stride2, Flex::conv_stride2)
+    }
+}
 
-            fn backward(
-                self,
-                ops: Ops<Self::State, 2>,
-                grads: &mut Gradients,
-                checkpointer: &mut Checkpointer,
-            ) {
-                let [node_x, node_weight] = ops.parents;
-                let grad = grads.consume::<Flex>(&ops.node);
-                let (x_state, weight_state) = ops.state;
-                let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
-                let weight: FlexTensor = checkpointer.retrieve_node_output(weight_state);
-                let (dx, dw) = backward(x, weight, grad, node_x.is_some(), node_weight.is_some());
-                if let (Some(node), Some(dw)) = (node_weight, dw) {
-                    grads.register::<Flex>(node.id, dw);
-                }
-                if let (Some(node), Some(dx)) = (node_x, dx) {
-                    grads.register::<Flex>(node.id, dx);
-                }
+/// `forward(x, weight)` on flex, recorded for autodiff with [`backward`] of `kind`.
+fn tracked<C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<Flex, C>>,
+    weight: FloatTensor<Autodiff<Flex, C>>,
+    kind: Kind,
+    forward: impl FnOnce(FlexTensor, FlexTensor) -> FlexTensor,
+) -> FloatTensor<Autodiff<Flex, C>> {
+    #[derive(Debug)]
+    struct ConvBackward(Kind);
+
+    impl Backward<Flex, 2> for ConvBackward {
+        type State = (NodeId, NodeId);
+
+        fn backward(
+            self,
+            ops: Ops<Self::State, 2>,
+            grads: &mut Gradients,
+            checkpointer: &mut Checkpointer,
+        ) {
+            let [node_x, node_weight] = ops.parents;
+            let grad = grads.consume::<Flex>(&ops.node);
+            let (x_state, weight_state) = ops.state;
+            let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
+            let weight: FlexTensor = checkpointer.retrieve_node_output(weight_state);
+            let (dx, dw) = backward(
+                self.0,
+                x,
+                weight,
+                grad,
+                node_x.is_some(),
+                node_weight.is_some(),
+            );
+            if let (Some(node), Some(dw)) = (node_weight, dw) {
+                grads.register::<Flex>(node.id, dw);
+            }
+            if let (Some(node), Some(dx)) = (node_x, dx) {
+                grads.register::<Flex>(node.id, dx);
             }
         }
+    }
 
-        match ConvSameBackward
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let weight_state = prep.checkpoint(&weight);
-                let out = Flex::conv_same(x.into_primitive(), weight.into_primitive(), padding);
-                prep.finish((x_state, weight_state), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::conv_same(
-                x.into_primitive(),
-                weight.into_primitive(),
-                padding,
-            )),
+    match ConvBackward(kind)
+        .prepare::<C>([x.node(), weight.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let x_state = prep.checkpoint(&x);
+            let weight_state = prep.checkpoint(&weight);
+            let out = forward(x.into_primitive(), weight.into_primitive());
+            prep.finish((x_state, weight_state), out)
+        }
+        OpsKind::UnTracked(prep) => {
+            prep.finish(forward(x.into_primitive(), weight.into_primitive()))
         }
     }
 }
 
-/// `(dX, dW)` of the stride-1 "same" convolution, each only when asked for (`need_x`,
-/// `need_weight`): a frozen kernel or an input without gradient costs no product.
+/// `(dX, dW)` of the convolution `kind`, each only when asked for (`need_x`, `need_weight`): a
+/// frozen kernel or an input without gradient costs no product.
 fn backward(
+    kind: Kind,
     x: FlexTensor,
     weight: FlexTensor,
     grad: FlexTensor,
     need_x: bool,
     need_weight: bool,
 ) -> (Option<FlexTensor>, Option<FlexTensor>) {
-    if !f32_only(&[&x, &weight, &grad]) {
-        let k = dims4(&weight)[2];
-        let options = options(1, k / 2);
-        let dx = need_x.then(|| {
-            Flex::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone())
-        });
-        let dw = need_weight.then(|| Flex::conv2d_weight_backward(x, weight, grad, options));
-        return (dx, dw);
-    }
     let g = geometry(&x, &weight);
+    // Burn's gradients, for other dtypes and for shapes the kernels do not take.
+    let burn_dx = |x: &FlexTensor, weight: &FlexTensor, grad: &FlexTensor| {
+        Flex::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), kind.options(g.k))
+    };
+    let burn_dw = |x: &FlexTensor, weight: &FlexTensor, grad: &FlexTensor| {
+        Flex::conv2d_weight_backward(x.clone(), weight.clone(), grad.clone(), kind.options(g.k))
+    };
+    if !f32_only(&[&x, &weight, &grad]) {
+        let dx = need_x.then(|| burn_dx(&x, &weight, &grad));
+        return (dx, need_weight.then(|| burn_dw(&x, &weight, &grad)));
+    }
     let (x, weight, grad) = (
         x.to_contiguous(),
         weight.to_contiguous(),
         grad.to_contiguous(),
     );
+    if kind == Kind::Stride2 {
+        let (xv, w, gv) = (f32_values(&x), f32_values(&weight), f32_values(&grad));
+        let dx = need_x.then(|| {
+            if strided::input_grad_applies(&g) {
+                flex_tensor(strided::input_grad(gv, w, &g), [g.batch, g.cin, g.h, g.w])
+            } else {
+                burn_dx(&x, &weight, &grad)
+            }
+        });
+        let dw = need_weight.then(|| {
+            if strided::weight_grad_applies(&g) {
+                flex_tensor(strided::weight_grad(xv, gv, &g), [g.cout, g.cin, 3, 3])
+            } else {
+                burn_dw(&x, &weight, &grad)
+            }
+        });
+        return (dx, dw);
+    }
     let (x, w, grad) = (f32_values(&x), f32_values(&weight), f32_values(&grad));
     // The padded layout of the output gradient, built once if either fallback needs it.
     let padded = std::cell::OnceCell::new();
@@ -273,8 +354,9 @@ mod tests {
     fn values_and_gradients_match_burns_conv2d() {
         // 3x3 same, 1x1, strided 1x1 (odd height), 5x5 same (this module: the padded-layout
         // products, and where the channels allow and the CPU has AVX-512 the direct kernels,
-        // alone or mixed with the former); strided 3x3 and valid (Burn's, through the same
-        // entry point).
+        // alone or mixed with the former); strided 3x3 through the stride phases (all three
+        // passes, or mixed with Burn's where the channels do not fit, or Burn's alone for an
+        // odd map); valid (Burn's, through the same entry point).
         for (sx, sw, stride, padding) in [
             ([3, 4, 9, 7], [5, 4, 3, 3], 1, 1),
             ([2, 8, 9, 7], [8, 8, 3, 3], 1, 1),
@@ -284,6 +366,11 @@ mod tests {
             ([2, 6, 9, 8], [4, 6, 1, 1], 2, 0),
             ([2, 3, 7, 6], [4, 3, 5, 5], 1, 2),
             ([2, 3, 8, 8], [4, 3, 3, 3], 2, 1),
+            ([2, 8, 8, 6], [8, 8, 3, 3], 2, 1),
+            ([2, 16, 10, 12], [16, 16, 3, 3], 2, 1),
+            ([2, 3, 8, 8], [8, 3, 3, 3], 2, 1),
+            ([2, 8, 8, 8], [4, 8, 3, 3], 2, 1),
+            ([2, 8, 7, 6], [8, 8, 3, 3], 2, 1),
             ([2, 3, 6, 6], [2, 3, 3, 3], 1, 0),
         ] {
             let [(y, dx, dw), (y_ref, dx_ref, dw_ref)] = grads_both(sx, sw, stride, padding);
