@@ -18,6 +18,9 @@
 //!   fixed order, so the result does not depend on the number of threads.
 //!
 //! Work is split over rayon's threads by tiles that compute disjoint outputs.
+//!
+//! The taps need not form a square grid: each names its shift and the block of input channels
+//! it reads, which is how [`super::strided`] runs stride-2 convolutions on these kernels.
 
 use super::kernels::{Geometry, SharedMut};
 
