@@ -41,11 +41,14 @@ fn forward_backward(name: &str, x0: &Tensor<4>, r: &Tensor<4>, f: impl Fn(Tensor
     });
 }
 
+/// A tensor of normal values with standard deviation `std` on flex with autodiff.
+fn normal(shape: [usize; 4], std: f64) -> Tensor<4> {
+    let device = Device::flex().autodiff();
+    Tensor::<4>::random(shape, Distribution::Normal(0.0, std), &device)
+}
+
 fn main() {
     let device = Device::flex().autodiff();
-    let normal = |shape: [usize; 4], std: f64| {
-        Tensor::<4>::random(shape, Distribution::Normal(0.0, std), &device)
-    };
     let (x0, r, w0) = (
         normal([64, 32, 32, 32], 1.0),
         normal([64, 32, 32, 32], 1.0),
@@ -109,11 +112,7 @@ fn main() {
 /// The stride-2 3x3 convolutions of a WRN-28-2 step at batch 64 (the first of stages 2 and 3),
 /// forward and both gradients: Burn's against this module's stride phases.
 fn strided_shapes() {
-    let device = Device::flex().autodiff();
     for (cin, size) in [(32, 32), (64, 16)] {
-        let normal = |shape: [usize; 4], std: f64| {
-            Tensor::<4>::random(shape, Distribution::Normal(0.0, std), &device)
-        };
         let x0 = normal([64, cin, size, size], 1.0);
         let w0 = normal([2 * cin, cin, 3, 3], 0.1);
         let r = normal([64, 2 * cin, size / 2, size / 2], 1.0);

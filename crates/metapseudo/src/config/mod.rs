@@ -743,10 +743,7 @@ impl Config {
             &self.mpl.student_target,
             &["hard-strong", "hard-weak", "soft"],
         )?;
-        for (name, o) in [
-            ("teacher_optim", &self.teacher_optim),
-            ("student_optim", &self.student_optim),
-        ] {
+        for (name, o) in self.optimisers() {
             one_of(
                 &format!("{name}.schedule"),
                 &o.schedule,
@@ -875,6 +872,14 @@ impl Config {
         matches!(self.method.as_str(), "mpl" | "smpl" | "reduced-mpl")
     }
 
+    /// Both optimisers' settings with their section names.
+    fn optimisers(&self) -> [(&'static str, &OptimConfig); 2] {
+        [
+            ("teacher_optim", &self.teacher_optim),
+            ("student_optim", &self.student_optim),
+        ]
+    }
+
     /// Settings that are valid but almost certainly not what the user meant, one sentence
     /// each: a student that waits past the end of the run, a step schedule that drops at or
     /// after the last step.
@@ -886,17 +891,17 @@ impl Config {
                 self.student_optim.wait_steps, self.train.steps
             ));
         }
-        for (name, o) in [
-            ("teacher_optim", &self.teacher_optim),
-            ("student_optim", &self.student_optim),
-        ] {
+        for (name, o) in self.optimisers() {
+            if o.schedule != "step" {
+                continue;
+            }
             let late: Vec<String> = o
                 .decay_at
                 .iter()
                 .filter(|&&m| m >= self.train.steps)
                 .map(u64::to_string)
                 .collect();
-            if o.schedule == "step" && !late.is_empty() {
+            if !late.is_empty() {
                 out.push(format!(
                     "{name}.decay_at has drops at step {} but the run has only {} steps: the rate never drops there; set {name}.decay_at for this run's length",
                     late.join(", "),

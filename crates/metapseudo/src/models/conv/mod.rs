@@ -71,7 +71,7 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, stride: usize, padding: usize) ->
 
 /// The stride-1 "same" and the stride-2 3x3 convolutions as backend operations.
 #[backend_extension(Flex, Autodiff)]
-pub trait ConvSameBackend: Backend {
+pub trait ConvBackend: Backend {
     /// `conv2d(x, weight)`, no bias, stride 1, zero `padding` (`k / 2` of an odd square kernel).
     fn conv_same(
         x: FloatTensor<Self>,
@@ -106,7 +106,7 @@ impl Kind {
     }
 }
 
-impl ConvSameBackend for Flex {
+impl ConvBackend for Flex {
     fn conv_same(x: FlexTensor, weight: FlexTensor, padding: usize) -> FlexTensor {
         if !f32_only(&[&x, &weight]) {
             return Flex::conv2d(x, weight, None, options(1, padding));
@@ -137,7 +137,7 @@ impl ConvSameBackend for Flex {
     }
 }
 
-impl<C: CheckpointStrategy> ConvSameBackend for Autodiff<Flex, C> {
+impl<C: CheckpointStrategy> ConvBackend for Autodiff<Flex, C> {
     fn conv_same(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,

@@ -46,14 +46,26 @@ fn phase_and_shift(i: usize) -> (usize, isize) {
     }
 }
 
-/// Kernel tap `t` (row-major in 3x3) as a read of the stacked phases (`cin` channels each).
-fn tap(t: usize, cin: usize) -> Tap {
+/// The phase (`2a + b`) that kernel tap `t` (row-major in 3x3) reads, and its shift there.
+fn phase_of(t: usize) -> (usize, isize, isize) {
     let ((a, dy), (b, dx)) = (phase_and_shift(t / 3), phase_and_shift(t % 3));
-    Tap {
-        dy,
-        dx,
-        base: (2 * a + b) * cin,
-    }
+    (2 * a + b, dy, dx)
+}
+
+/// The nine taps as reads of the stacked phases (`g.cin` channels each) of `g`'s half-size
+/// maps: the plan of the forward pass and the weight gradient.
+fn stacked_plan(g: &Geometry) -> TapMasks {
+    let taps: Vec<Tap> = (0..9)
+        .map(|t| {
+            let (phase, dy, dx) = phase_of(t);
+            Tap {
+                dy,
+                dx,
+                base: phase * g.cin,
+            }
+        })
+        .collect();
+    TapMasks::of_taps(g.h / 2, g.w / 2, &taps)
 }
 
 /// `[batch, 4 * c, h / 2, w / 2]`: the four phases of `[batch, c, h, w]`, phase `2a + b` in
@@ -116,8 +128,7 @@ pub fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
     assert!(forward_applies(g), "the stride-2 forward does not apply");
     check(x, g.cin, g.h, g.w, g, "input");
     assert_eq!(weight.len(), g.cout * g.cin * 9, "kernel of another shape");
-    let taps: Vec<Tap> = (0..9).map(|t| tap(t, g.cin)).collect();
-    let plan = TapMasks::of_taps(g.h / 2, g.w / 2, &taps);
+    let plan = stacked_plan(g);
     let tiled = direct::tile_with(g.cout, g.cin, 9, |o, c, t| weight[(o * g.cin + c) * 9 + t]);
     let stacked = phases(x, g.batch, g.cin, g.h, g.w);
     direct::products(&stacked, 4 * g.cin, &tiled, g.batch, g.cin, g.cout, &plan)
@@ -135,11 +146,11 @@ pub fn input_grad(grad: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
     let parts: [Vec<f32>; 4] = std::array::from_fn(|p| {
         // The taps that read phase `p`, each now read from the output gradient at the opposite
         // shift, with the transposed kernel.
-        let of_phase: Vec<usize> = (0..9).filter(|&t| tap(t, 1).base == p).collect();
+        let of_phase: Vec<usize> = (0..9).filter(|&t| phase_of(t).0 == p).collect();
         let taps: Vec<Tap> = of_phase
             .iter()
             .map(|&t| {
-                let Tap { dy, dx, .. } = tap(t, 1);
+                let (_, dy, dx) = phase_of(t);
                 Tap {
                     dy: -dy,
                     dx: -dx,
@@ -165,8 +176,7 @@ pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
     );
     check(x, g.cin, g.h, g.w, g, "input");
     check(grad, g.cout, g.h / 2, g.w / 2, g, "gradient");
-    let taps: Vec<Tap> = (0..9).map(|t| tap(t, g.cin)).collect();
-    let plan = TapMasks::of_taps(g.h / 2, g.w / 2, &taps);
+    let plan = stacked_plan(g);
     let shape = GradShape {
         batch: g.batch,
         cin: g.cin,
