@@ -104,6 +104,9 @@ fn main() {
     forward_backward("metapseudo BatchNorm forward+backward", &x0, &r, |x| {
         ours.forward(x)
     });
+    forward_backward("metapseudo BatchNorm + leaky (fused)", &x0, &r, |x| {
+        ours.forward_then(x, layers::Act::Leaky)
+    });
 
     kernel_shapes();
     strided_shapes();

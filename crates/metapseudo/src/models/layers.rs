@@ -1,6 +1,7 @@
 //! Building blocks shared by the image networks: seeded initialisers, a bias-free convolution,
 //! batch norm with a chosen momentum, a dense layer, pooling and the leaky ReLU.
 
+use super::norm_act;
 use burn::module::{Flag, Module, Param, RunningState};
 use burn::nn::Linear;
 use burn::tensor::module::{adaptive_avg_pool2d, max_pool2d};
@@ -83,9 +84,10 @@ impl Conv {
 /// statistics in training (running variance updated with the unbiased estimate), running
 /// statistics in validation. The running statistics are state, not trainable parameters.
 ///
-/// Burn's `BatchNorm` gives the same values; this one computes the batch moments in one
-/// reduction pass over a `[B, C, H*W]` view and applies them as one scale and shift, which
-/// made a forward and backward 2.2 times faster on flex (BENCHMARKS.md).
+/// Burn's `BatchNorm` gives the same values. On flex this one runs as one fused operation with
+/// the activation after it ([`BatchNorm::forward_then`], [`super::norm_act`]); elsewhere it
+/// computes the batch moments in one reduction over a `[B, C, H*W]` view and applies them as
+/// one scale and shift (BENCHMARKS.md has both against Burn's).
 #[derive(Module, Debug)]
 pub struct BatchNorm {
     /// Scale.
@@ -103,19 +105,87 @@ pub struct BatchNorm {
     pub momentum: f64,
 }
 
-const BN_EPSILON: f64 = 1e-5;
+/// What follows a batch norm; on flex it is fused with the normalisation
+/// ([`super::norm_act`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Act {
+    /// Nothing: the normalised map itself.
+    Identity,
+    /// max(0, z).
+    Relu,
+    /// The papers' leaky ReLU, slope [`LEAKY_SLOPE`].
+    Leaky,
+}
+
+impl Act {
+    /// The factor for negative inputs.
+    fn slope(self) -> f32 {
+        match self {
+            Act::Identity => 1.0,
+            Act::Relu => 0.0,
+            Act::Leaky => LEAKY_SLOPE as f32,
+        }
+    }
+
+    /// The activation through Burn's tensor operations.
+    fn apply(self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Act::Identity => x,
+            Act::Relu => burn::tensor::activation::relu(x),
+            Act::Leaky => leaky(x),
+        }
+    }
+}
 
 impl BatchNorm {
+    /// Normalises `x` `[B, C, H, W]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_then(x, Act::Identity)
+    }
+
+    /// `act(batch_norm(x))`: one fused operation on flex, Burn's operations elsewhere.
+    pub fn forward_then(&self, x: Tensor<4>, act: Act) -> Tensor<4> {
+        if !norm_act::applies(&x) {
+            return act.apply(self.composed(x));
+        }
+        let batch_stats = x.is_autodiff() && self.training.is_enabled();
+        let stats = if batch_stats {
+            let (mean, var) = norm_act::moments(&x);
+            let [b, _, h, w] = x.dims();
+            self.record(mean.clone(), var.clone(), (b * h * w) as f64);
+            [mean, var]
+        } else {
+            let device = x.device();
+            [&self.running_mean, &self.running_var].map(|s| s.value().to_device(&device))
+        };
+        let (gamma, beta) = (self.gamma.val(), self.beta.val());
+        norm_act::normalize(x, gamma, beta, stats, batch_stats, act.slope())
+    }
+
+    /// Folds a batch's mean and biased variance over `n` values per channel into the running
+    /// statistics.
+    fn record(&self, mean: Tensor<1>, var: Tensor<1>, n: f64) {
+        let m = self.momentum;
+        let unbiased = n / (n - 1.0).max(1.0);
+        let running_mean =
+            self.running_mean.value_sync().mul_scalar(1.0 - m) + mean.detach().mul_scalar(m);
+        let running_var = self.running_var.value_sync().mul_scalar(1.0 - m)
+            + var.detach().mul_scalar(m * unbiased);
+        self.running_mean.update(running_mean.detach());
+        self.running_var.update(running_var.detach());
+    }
+
     /// `gamma / sqrt(var + eps)` and `beta - mean * scale`, shaped `[1, C, 1]`.
     fn scale_shift(&self, mean: Tensor<3>, var: Tensor<3>) -> (Tensor<3>, Tensor<3>) {
         let c = mean.dims()[1];
-        let scale = self.gamma.val().reshape([1, c, 1]) * var.add_scalar(BN_EPSILON).sqrt().recip();
+        let scale =
+            self.gamma.val().reshape([1, c, 1]) * var.add_scalar(norm_act::EPSILON).sqrt().recip();
         let shift = self.beta.val().reshape([1, c, 1]) - mean * scale.clone();
         (scale, shift)
     }
 
-    /// Normalises `x` `[B, C, H, W]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    /// The normalisation through Burn's tensor operations (devices other than flex).
+    fn composed(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, c, h, w] = x.dims();
         let x3 = x.reshape([b, c, h * w]);
         let (scale, shift) = if x3.is_autodiff() && self.training.is_enabled() {
@@ -123,28 +193,13 @@ impl BatchNorm {
             let mean = x3.clone().sum_dim(2).sum_dim(0).div_scalar(n);
             let mean_sq = x3.clone().square().sum_dim(2).sum_dim(0).div_scalar(n);
             let var = (mean_sq - mean.clone().square()).clamp_min(0.0);
-            let flat = |t: Tensor<3>| t.reshape([c]).detach();
-            let m = self.momentum;
-            let unbiased = n / (n - 1.0).max(1.0);
-            let running_mean = self.running_mean.value_sync().mul_scalar(1.0 - m)
-                + flat(mean.clone()).mul_scalar(m);
-            let running_var = self.running_var.value_sync().mul_scalar(1.0 - m)
-                + flat(var.clone()).mul_scalar(m * unbiased);
-            self.running_mean.update(running_mean.detach());
-            self.running_var.update(running_var.detach());
+            let flat = |t: Tensor<3>| t.reshape([c]);
+            self.record(flat(mean.clone()), flat(var.clone()), n);
             self.scale_shift(mean, var)
         } else {
             let device = x3.device();
-            let mean = self
-                .running_mean
-                .value()
-                .to_device(&device)
-                .reshape([1, c, 1]);
-            let var = self
-                .running_var
-                .value()
-                .to_device(&device)
-                .reshape([1, c, 1]);
+            let [mean, var] = [&self.running_mean, &self.running_var]
+                .map(|s| s.value().to_device(&device).reshape([1, c, 1]));
             self.scale_shift(mean, var)
         };
         (x3 * scale + shift).reshape([b, c, h, w])
@@ -189,11 +244,14 @@ pub fn default_linear(input: usize, output: usize, rng: &mut Rng, device: &Devic
     }
 }
 
+/// The papers' leaky ReLU slope.
+pub const LEAKY_SLOPE: f64 = 0.1;
+
 /// Leaky ReLU with the papers' slope 0.1, as `x * s` with the slope `s` (1 or 0.1) computed
 /// outside the graph: its backward is one multiplication. Burn's `leaky_relu` goes through
 /// `mask_where` forward and backward, which made it 7x slower on flex (see BENCHMARKS.md).
 pub fn leaky(x: Tensor<4>) -> Tensor<4> {
-    const SLOPE: f64 = 0.1;
+    const SLOPE: f64 = LEAKY_SLOPE;
     let plain = x.clone().inner();
     let slope = plain
         .greater_elem(0.0)

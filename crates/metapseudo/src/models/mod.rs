@@ -3,6 +3,7 @@
 pub mod conv;
 pub mod layers;
 pub mod mlp;
+pub mod norm_act;
 pub mod plain_cnn;
 pub mod reduced;
 pub mod resnet;

@@ -1,7 +1,7 @@
 //! Plain stacks of `conv-bn-lrelu` layers with max pooling: MetaSemi's ConvLarge and a small
 //! CNN for CPU runs on 28x28 and 32x32 images.
 
-use super::layers::{BatchNorm, Conv, batch_norm, leaky, max_pool_2x2};
+use super::layers::{Act, BatchNorm, Conv, batch_norm, max_pool_2x2};
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::{Device, Tensor};
@@ -132,7 +132,7 @@ impl PlainCnn {
         self.plan.iter().fold(x, |h, l| match l {
             Layer::Conv { .. } => {
                 let cb = convs.next().expect("one convolution per conv layer");
-                leaky(cb.bn.forward(cb.conv.forward(h)))
+                cb.bn.forward_then(cb.conv.forward(h), Act::Leaky)
             }
             Layer::Pool => max_pool_2x2(h),
             Layer::Dropout(_) => dropouts.next().expect("one dropout per layer").forward(h),

@@ -1,7 +1,7 @@
 //! ResNet-18 for 32x32 images (the common CIFAR variant: a 3x3 stem without max pooling, four
 //! stages of two basic blocks, widths 64-512), as used by MetaSemi's ImageNet/CIFAR runs.
 
-use super::layers::{BatchNorm, Conv, batch_norm};
+use super::layers::{Act, BatchNorm, Conv, batch_norm};
 use burn::module::Module;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
@@ -41,7 +41,9 @@ impl BasicBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out = relu(self.bn1.forward(self.conv1.forward(x.clone())));
+        let out = self
+            .bn1
+            .forward_then(self.conv1.forward(x.clone()), Act::Relu);
         let out = self.bn2.forward(self.conv2.forward(out));
         let residual = match &self.shortcut {
             Some(p) => p.bn.forward(p.conv.forward(x)),
@@ -87,7 +89,7 @@ impl ResNet18 {
 
     /// `[B, C, H, W] -> [B, 512, H/8, W/8]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.bn.forward(self.stem.forward(x)));
+        let x = self.bn.forward_then(self.stem.forward(x), Act::Relu);
         self.blocks.iter().fold(x, |h, b| b.forward(h))
     }
 }

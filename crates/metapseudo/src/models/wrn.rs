@@ -1,7 +1,7 @@
 //! WideResNet-28-k for 32x32 images, as in the MPL code: pre-activation basic blocks, leaky
 //! ReLU 0.1, batch-norm momentum 0.001 (PyTorch convention), He-normal convolutions.
 
-use super::layers::{BatchNorm, Conv, batch_norm, leaky};
+use super::layers::{Act, BatchNorm, Conv, batch_norm};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use metapseudo_data::Rng;
@@ -44,14 +44,14 @@ impl WrnBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let activated = leaky(self.bn1.forward(x.clone()));
+        let activated = self.bn1.forward_then(x.clone(), Act::Leaky);
         let residual = if self.activate_before_residual {
             activated.clone()
         } else {
             x
         };
         let out = self.conv1.forward(activated);
-        let out = self.conv2.forward(leaky(self.bn2.forward(out)));
+        let out = self.conv2.forward(self.bn2.forward_then(out, Act::Leaky));
         let residual = match &self.shortcut {
             Some(conv) => conv.forward(residual),
             None => residual,
@@ -124,6 +124,6 @@ impl WideResNet {
             .blocks
             .iter()
             .fold(self.stem.forward(x), |h, block| block.forward(h));
-        leaky(self.bn.forward(x))
+        self.bn.forward_then(x, Act::Leaky)
     }
 }

@@ -277,7 +277,7 @@ fn backward(
     (dx, dw)
 }
 
-fn dims4(t: &FlexTensor) -> [usize; 4] {
+pub(crate) fn dims4(t: &FlexTensor) -> [usize; 4] {
     t.layout().shape().dims::<4>()
 }
 
@@ -295,16 +295,16 @@ fn geometry(x: &FlexTensor, weight: &FlexTensor) -> Geometry {
 }
 
 /// Whether every tensor holds f32 (the kernels' type).
-fn f32_only(tensors: &[&FlexTensor]) -> bool {
+pub(crate) fn f32_only(tensors: &[&FlexTensor]) -> bool {
     tensors.iter().all(|t| t.dtype() == DType::F32)
 }
 
 /// The values of a contiguous f32 tensor (`to_contiguous` keeps the storage of one that is).
-fn f32_values(t: &FlexTensor) -> &[f32] {
+pub(crate) fn f32_values(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().expect("a contiguous f32 tensor")
 }
 
-fn flex_tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
+pub(crate) fn flex_tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
