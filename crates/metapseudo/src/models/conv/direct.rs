@@ -253,8 +253,11 @@ pub(super) fn products(
         plan.bases.iter().all(|&b| b + ins <= src_channels),
         "a tap reads past the source's channels"
     );
-    let mut out = vec![0.0f32; batch * outs * plan.hw];
-    let dst = SharedMut(out.as_mut_ptr());
+    // Every element is written by exactly one tile (no clearing needed): the tasks cover all
+    // images and vectors, the blocks all output channels, the last vector's mask its lanes.
+    let len = batch * outs * plan.hw;
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    let dst = SharedMut(out.spare_capacity_mut().as_mut_ptr().cast::<f32>());
     let groups = plan.vectors.div_ceil(TILE_VECTORS);
     let bounds: Vec<usize> = (0..=groups).map(|i| i * plan.vectors / groups).collect();
     use rayon::prelude::*;
@@ -277,6 +280,8 @@ pub(super) fn products(
             unsafe { tile.run(vectors.len()) };
         }
     });
+    // SAFETY: the tiles above wrote all `len` elements.
+    unsafe { out.set_len(len) };
     out
 }
 

@@ -72,9 +72,10 @@ fn stacked_plan(g: &Geometry) -> TapMasks {
 /// channels `(2a + b) * c ..`. One task per image.
 fn phases(x: &[f32], batch: usize, c: usize, h: usize, w: usize) -> Vec<f32> {
     let (hh, wh) = (h / 2, w / 2);
-    let mut out = vec![0.0f32; x.len()];
+    let mut out: Vec<f32> = Vec::with_capacity(x.len());
     use rayon::prelude::*;
-    out.par_chunks_mut(4 * c * hh * wh)
+    out.spare_capacity_mut()
+        .par_chunks_mut(4 * c * hh * wh)
         .zip(x.par_chunks(c * h * w))
         .take(batch)
         .for_each(|(image_out, image)| {
@@ -84,12 +85,14 @@ fn phases(x: &[f32], batch: usize, c: usize, h: usize, w: usize) -> Vec<f32> {
                     for (y, drow) in dst.chunks_mut(wh).enumerate() {
                         let row = &src[(2 * y + a) * w..][..w];
                         for (xo, d) in drow.iter_mut().enumerate() {
-                            *d = row[2 * xo + b];
+                            d.write(row[2 * xo + b]);
                         }
                     }
                 }
             }
         });
+    // SAFETY: the loops above wrote every element (each phase of each image channel).
+    unsafe { out.set_len(x.len()) };
     out
 }
 
@@ -97,20 +100,26 @@ fn phases(x: &[f32], batch: usize, c: usize, h: usize, w: usize) -> Vec<f32> {
 /// index `2a + b`): the inverse of [`phases`]. One task per image channel.
 fn interleave(parts: &[Vec<f32>; 4], batch: usize, c: usize, h: usize, w: usize) -> Vec<f32> {
     let (hh, wh) = (h / 2, w / 2);
-    let mut out = vec![0.0f32; batch * c * h * w];
+    let len = batch * c * h * w;
+    let mut out: Vec<f32> = Vec::with_capacity(len);
     use rayon::prelude::*;
-    out.par_chunks_mut(h * w).enumerate().for_each(|(nc, dst)| {
-        for (p, part) in parts.iter().enumerate() {
-            let (a, b) = (p / 2, p % 2);
-            let src = &part[nc * hh * wh..][..hh * wh];
-            for (y, srow) in src.chunks(wh).enumerate() {
-                let row = &mut dst[(2 * y + a) * w..][..w];
-                for (xo, &v) in srow.iter().enumerate() {
-                    row[2 * xo + b] = v;
+    out.spare_capacity_mut()
+        .par_chunks_mut(h * w)
+        .enumerate()
+        .for_each(|(nc, dst)| {
+            for (p, part) in parts.iter().enumerate() {
+                let (a, b) = (p / 2, p % 2);
+                let src = &part[nc * hh * wh..][..hh * wh];
+                for (y, srow) in src.chunks(wh).enumerate() {
+                    let row = &mut dst[(2 * y + a) * w..][..w];
+                    for (xo, &v) in srow.iter().enumerate() {
+                        row[2 * xo + b].write(v);
+                    }
                 }
             }
-        }
-    });
+        });
+    // SAFETY: the four phases together wrote every pixel of every image channel.
+    unsafe { out.set_len(len) };
     out
 }
 
