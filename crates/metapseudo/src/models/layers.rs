@@ -276,3 +276,53 @@ pub fn global_avg_pool(x: Tensor<4>) -> Tensor<2> {
     let [b, c, _, _] = x.dims();
     adaptive_avg_pool2d(x, [1, 1]).reshape([b, c])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, Tolerance};
+
+    /// Burn's composition (the path of devices other than flex) and the fused operation give
+    /// the same values, input gradients and running statistics, in training and validation.
+    #[test]
+    fn the_composed_path_matches_the_fused_one() {
+        let device = Device::flex().autodiff();
+        let x0: Tensor<4> = Tensor::random([4, 3, 5, 5], Distribution::Normal(2.0, 3.0), &device);
+        let r: Tensor<4> = Tensor::random([4, 3, 5, 5], Distribution::Normal(0.0, 1.0), &device);
+        let tol = Tolerance::rel_abs(1e-4, 1e-4);
+        for training in [true, false] {
+            let (fused, composed) = (batch_norm(3, 0.1, &device), batch_norm(3, 0.1, &device));
+            for bn in [&fused, &composed] {
+                bn.running_mean
+                    .update(Tensor::from_floats([0.5, -1.0, 2.0], &device));
+                bn.running_var
+                    .update(Tensor::from_floats([1.5, 0.5, 4.0], &device));
+            }
+            let run = |bn: &BatchNorm, fused: bool| {
+                let bn = BatchNorm {
+                    training: Param::from_bool(training),
+                    ..bn.clone()
+                };
+                let x = x0.clone().detach().require_grad();
+                let y = if fused {
+                    bn.forward_then(x.clone(), Act::Leaky)
+                } else {
+                    Act::Leaky.apply(bn.composed(x.clone()))
+                };
+                let grads = (y.clone() * r.clone()).sum().backward();
+                let stats = [&bn.running_mean, &bn.running_var].map(|s| s.value().into_data());
+                (
+                    y.into_data(),
+                    x.grad(&grads).expect("x grad").into_data(),
+                    stats,
+                )
+            };
+            let (a, b) = (run(&fused, true), run(&composed, false));
+            a.0.assert_approx_eq::<f32>(&b.0, tol);
+            a.1.assert_approx_eq::<f32>(&b.1, tol);
+            for (sa, sb) in a.2.iter().zip(&b.2) {
+                sa.assert_approx_eq::<f32>(sb, tol);
+            }
+        }
+    }
+}
