@@ -15,7 +15,7 @@ use burn::tensor::activation::{leaky_relu, relu};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor};
-use metapseudo::models::conv::{direct, kernels};
+use metapseudo::models::conv::{channels_last, direct, kernels};
 use metapseudo::models::{conv, layers};
 use std::time::Instant;
 
@@ -189,6 +189,12 @@ fn kernel_shapes() {
             });
             time(&name("direct input gradient"), 10, || {
                 first(direct::input_grad(&r, &w, &g))
+            });
+            time(&name("direct weight gradient"), 10, || {
+                first(direct::weight_grad(&x, &r, &g))
+            });
+            time(&name("channels-last weight gradient"), 10, || {
+                first(channels_last::weight_grad(&x, &r, &g))
             });
             time(&name("direct weight gradient"), 10, || {
                 first(direct::weight_grad(&x, &r, &g))

@@ -327,16 +327,7 @@ pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
         weight_grad_applies(g),
         "the direct weight gradient does not apply"
     );
-    assert_eq!(
-        x.len(),
-        g.batch * g.cin * g.h * g.w,
-        "input of another shape"
-    );
-    assert_eq!(
-        grad.len(),
-        g.batch * g.cout * g.h * g.w,
-        "gradient of another shape"
-    );
+    g.check_maps(x, grad);
     let plan = TapMasks::new(g);
     let shape = GradShape {
         batch: g.batch,

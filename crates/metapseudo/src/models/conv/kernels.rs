@@ -58,6 +58,14 @@ impl Geometry {
         self.k * self.k
     }
 
+    /// Panics unless `x` is a `[batch, cin, h, w]` input and `grad` a `[batch, cout, h, w]`
+    /// output gradient of this convolution.
+    pub(super) fn check_maps(&self, x: &[f32], grad: &[f32]) {
+        let plane = self.batch * self.h * self.w;
+        assert_eq!(x.len(), plane * self.cin, "input of another shape");
+        assert_eq!(grad.len(), plane * self.cout, "gradient of another shape");
+    }
+
     /// Kernel taps, `k * k`, after checking that `weight` is a `[cout, cin, k, k]` kernel.
     fn kernel_taps(&self, weight: &[f32]) -> usize {
         let taps = self.taps();

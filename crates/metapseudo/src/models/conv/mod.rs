@@ -11,6 +11,7 @@
 //! the input and the output gradient; at WRN-28-2's shapes this module's kernels take a third
 //! to a half of Burn's time (BENCHMARKS.md).
 
+pub mod channels_last;
 pub mod direct;
 pub mod kernels;
 #[cfg(test)]
@@ -267,7 +268,9 @@ fn backward(
         flex_tensor(dx, [g.batch, g.cin, g.h, g.w])
     });
     let dw = need_weight.then(|| {
-        let dw = if direct::weight_grad_applies(&g) {
+        let dw = if channels_last::weight_grad_applies(&g) {
+            channels_last::weight_grad(x, grad, &g)
+        } else if direct::weight_grad_applies(&g) {
             direct::weight_grad(x, grad, &g)
         } else {
             kernels::weight_grad(&kernels::pack(x, &g, g.cin), grad_packed(), &g)
