@@ -202,7 +202,7 @@ mod avx512 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::reference::{max_diff, values};
+    use super::super::reference::{max_diff, values, with_threads};
     use super::*;
 
     #[test]
@@ -225,5 +225,24 @@ mod tests {
             let got = weight_grad(&x, &r, &g);
             assert!(max_diff(&got, &want) < 1e-3, "{g:?}");
         }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_threads() {
+        if !direct::available() {
+            return;
+        }
+        let g = Geometry {
+            batch: 11,
+            cin: 32,
+            cout: 8,
+            h: 6,
+            w: 5,
+            k: 3,
+        };
+        let x = values(g.batch * g.cin * g.h * g.w, 3);
+        let r = values(g.batch * g.cout * g.h * g.w, 4);
+        let run = |threads: usize| with_threads(threads, || weight_grad(&x, &r, &g));
+        assert_eq!(run(1), run(3));
     }
 }

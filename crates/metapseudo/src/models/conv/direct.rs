@@ -553,7 +553,7 @@ mod avx512 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::reference::{convolution, gradients, max_diff, values};
+    use super::super::reference::{convolution, gradients, max_diff, values, with_threads};
     use super::*;
 
     fn geometry(batch: usize, cin: usize, cout: usize, h: usize, w: usize, k: usize) -> Geometry {
@@ -639,11 +639,7 @@ mod tests {
         let w = values(g.cout * g.cin * 9, 7);
         let r = values(g.batch * g.cout * g.h * g.w, 8);
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("a thread pool");
-            pool.install(|| {
+            with_threads(threads, || {
                 (
                     forward(&x, &w, &g),
                     input_grad(&r, &w, &g),

@@ -4,7 +4,9 @@
 //! device goes to Burn's `conv2d`. The extension's forward and backward use the direct AVX-512
 //! kernels of [`direct`] (the stride-2 ones through the stride phases of [`strided`]) where the
 //! CPU has AVX-512 and the channels fit their tiles, and otherwise the padded-layout matrix
-//! products of [`kernels`] (stride 1) or Burn's own (stride 2).
+//! products of [`kernels`] (stride 1) or Burn's own (stride 2). The weight gradient of 3x3
+//! stride-1 convolutions over a multiple of 32 input channels comes from a channels-last copy
+//! of the input ([`channels_last`]), faster than the direct kernel's at these shapes.
 //!
 //! On flex, Burn's generic backward computes the input gradient with a direct
 //! `conv_transpose2d` loop and the weight gradient as a convolution over transposed copies of

@@ -63,3 +63,12 @@ pub fn gradients(x: &[f32], w: &[f32], r: &[f32], g: &Geometry) -> (Vec<f32>, Ve
     let dw = (0..w.len()).map(|i| loss(x, &unit(w.len(), i))).collect();
     (dx, dw)
 }
+
+/// `f()` run on a pool of `threads` rayon threads.
+pub fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool")
+        .install(f)
+}
