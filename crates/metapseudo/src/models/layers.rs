@@ -145,7 +145,7 @@ impl BatchNorm {
 
     /// `act(batch_norm(x))`: one fused operation on flex, Burn's operations elsewhere.
     pub fn forward_then(&self, x: Tensor<4>, act: Act) -> Tensor<4> {
-        if !norm_act::applies(&x) {
+        if !norm_act::applies(&x, &self.gamma.val()) {
             return act.apply(self.composed(x));
         }
         let batch_stats = x.is_autodiff() && self.training.is_enabled();

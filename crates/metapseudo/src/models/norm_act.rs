@@ -30,10 +30,11 @@ use rayon::prelude::*;
 /// The batch-norm epsilon (PyTorch's default).
 pub const EPSILON: f64 = 1e-5;
 
-/// Whether [`normalize`] runs this module's fused operation for `x` (f32 on flex); elsewhere
-/// the caller composes Burn's operations.
-pub fn applies(x: &Tensor<4>) -> bool {
-    x.device().inner() == Device::flex() && x.dtype() == burn::tensor::DType::F32
+/// Whether [`normalize`] runs this module's fused operation for `x` and the scale `gamma`
+/// (both f32 on flex); elsewhere the caller composes Burn's operations.
+pub fn applies(x: &Tensor<4>, gamma: &Tensor<1>) -> bool {
+    let f32 = burn::tensor::DType::F32;
+    x.device().inner() == Device::flex() && x.dtype() == f32 && gamma.dtype() == f32
 }
 
 /// The per-channel mean and biased variance of `x` `[B, C, H, W]` over the batch and the map,
