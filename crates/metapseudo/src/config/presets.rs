@@ -220,7 +220,6 @@ warmup_steps = 100
 wait_steps = 300
 [mpl]
 student_target = "hard-weak"
-sign = "old-minus-new"
 [uda]
 weight = 2.0
 ramp_steps = 1000
