@@ -155,11 +155,15 @@ impl BatchNorm {
             self.record(mean.clone(), var.clone(), (b * h * w) as f64);
             [mean, var]
         } else {
-            let device = x.device();
-            [&self.running_mean, &self.running_var].map(|s| s.value().to_device(&device))
+            self.running_stats(&x.device())
         };
         let (gamma, beta) = (self.gamma.val(), self.beta.val());
         norm_act::normalize(x, gamma, beta, stats, batch_stats, act.slope())
+    }
+
+    /// The running mean and variance on `device`.
+    fn running_stats(&self, device: &Device) -> [Tensor<1>; 2] {
+        [&self.running_mean, &self.running_var].map(|s| s.value().to_device(device))
     }
 
     /// Folds a batch's mean and biased variance over `n` values per channel into the running
@@ -197,9 +201,9 @@ impl BatchNorm {
             self.record(flat(mean.clone()), flat(var.clone()), n);
             self.scale_shift(mean, var)
         } else {
-            let device = x3.device();
-            let [mean, var] = [&self.running_mean, &self.running_var]
-                .map(|s| s.value().to_device(&device).reshape([1, c, 1]));
+            let [mean, var] = self
+                .running_stats(&x3.device())
+                .map(|s| s.reshape([1, c, 1]));
             self.scale_shift(mean, var)
         };
         (x3 * scale + shift).reshape([b, c, h, w])

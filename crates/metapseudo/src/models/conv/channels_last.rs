@@ -61,7 +61,8 @@ pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
         weight_grad_applies(g),
         "the channels-last weight gradient does not apply"
     );
-    g.check_maps(x, grad);
+    g.check_map(x, g.cin, g.h, g.w, "input");
+    g.check_map(grad, g.cout, g.h, g.w, "gradient");
     let xt = padded_channels_last(x, g);
     let per_chunk = g.batch.div_ceil(CHUNKS).max(1);
     let chunks = g.batch.div_ceil(per_chunk);

@@ -156,12 +156,7 @@ impl TapMasks {
 /// `flip`, the flipped transposed kernel `[cin, cout, k, k]` (`W'[i][o][t] = W[o][i][taps-1-t]`)
 /// in the same arrangement.
 fn tile_kernel(weight: &[f32], g: &Geometry, flip: bool) -> Vec<f32> {
-    let taps = g.k * g.k;
-    assert_eq!(
-        weight.len(),
-        g.cout * g.cin * taps,
-        "kernel of another shape"
-    );
+    let taps = g.kernel_taps(weight);
     if flip {
         tile_with(g.cin, g.cout, taps, |i, o, t| {
             weight[(o * g.cin + i) * taps + taps - 1 - t]
@@ -195,11 +190,7 @@ pub(super) fn tile_with(
 /// `[cout, cin, k, k]`. Requires [`forward_applies`].
 pub fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
     assert!(forward_applies(g), "the direct forward does not apply");
-    assert_eq!(
-        x.len(),
-        g.batch * g.cin * g.h * g.w,
-        "input of another shape"
-    );
+    g.check_map(x, g.cin, g.h, g.w, "input");
     let plan = TapMasks::new(g);
     let tiled = tile_kernel(weight, g, false);
     products(x, g.cin, &tiled, g.batch, g.cin, g.cout, &plan)
@@ -212,11 +203,7 @@ pub fn input_grad(grad: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
         input_grad_applies(g),
         "the direct input gradient does not apply"
     );
-    assert_eq!(
-        grad.len(),
-        g.batch * g.cout * g.h * g.w,
-        "gradient of another shape"
-    );
+    g.check_map(grad, g.cout, g.h, g.w, "gradient");
     let plan = TapMasks::new(g);
     let tiled = tile_kernel(weight, g, true);
     products(grad, g.cout, &tiled, g.batch, g.cout, g.cin, &plan)
@@ -327,7 +314,6 @@ pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
         weight_grad_applies(g),
         "the direct weight gradient does not apply"
     );
-    g.check_maps(x, grad);
     let plan = TapMasks::new(g);
     let shape = GradShape {
         batch: g.batch,

@@ -58,16 +58,17 @@ impl Geometry {
         self.k * self.k
     }
 
-    /// Panics unless `x` is a `[batch, cin, h, w]` input and `grad` a `[batch, cout, h, w]`
-    /// output gradient of this convolution.
-    pub(super) fn check_maps(&self, x: &[f32], grad: &[f32]) {
-        let plane = self.batch * self.h * self.w;
-        assert_eq!(x.len(), plane * self.cin, "input of another shape");
-        assert_eq!(grad.len(), plane * self.cout, "gradient of another shape");
+    /// Panics unless `map` (named `what` in the message) is `[batch, channels, h, w]`.
+    pub(super) fn check_map(&self, map: &[f32], channels: usize, h: usize, w: usize, what: &str) {
+        assert_eq!(
+            map.len(),
+            self.batch * channels * h * w,
+            "{what} of another shape"
+        );
     }
 
     /// Kernel taps, `k * k`, after checking that `weight` is a `[cout, cin, k, k]` kernel.
-    fn kernel_taps(&self, weight: &[f32]) -> usize {
+    pub(super) fn kernel_taps(&self, weight: &[f32]) -> usize {
         let taps = self.taps();
         assert_eq!(
             weight.len(),
@@ -123,7 +124,7 @@ impl Geometry {
 pub fn pack(maps: &[f32], g: &Geometry, channels: usize) -> Vec<f32> {
     let plane = g.plane();
     let hw = g.h * g.w;
-    assert_eq!(maps.len(), g.batch * channels * hw, "maps of another shape");
+    g.check_map(maps, channels, g.h, g.w, "maps");
     let mut out = vec![0.0f32; channels * plane];
     out.par_chunks_mut(plane).enumerate().for_each(|(c, dst)| {
         for n in 0..g.batch {

@@ -123,20 +123,12 @@ fn interleave(parts: &[Vec<f32>; 4], batch: usize, c: usize, h: usize, w: usize)
     out
 }
 
-fn check(x_or_grad: &[f32], channels: usize, h: usize, w: usize, g: &Geometry, what: &str) {
-    assert_eq!(
-        x_or_grad.len(),
-        g.batch * channels * h * w,
-        "{what} of another shape"
-    );
-}
-
 /// Forward: `[batch, cout, h / 2, w / 2]` from the input `[batch, cin, h, w]` and the kernel
 /// `[cout, cin, 3, 3]`. Requires [`forward_applies`].
 pub fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
     assert!(forward_applies(g), "the stride-2 forward does not apply");
-    check(x, g.cin, g.h, g.w, g, "input");
-    assert_eq!(weight.len(), g.cout * g.cin * 9, "kernel of another shape");
+    g.check_map(x, g.cin, g.h, g.w, "input");
+    g.kernel_taps(weight);
     let plan = stacked_plan(g);
     let tiled = direct::tile_with(g.cout, g.cin, 9, |o, c, t| weight[(o * g.cin + c) * 9 + t]);
     let stacked = phases(x, g.batch, g.cin, g.h, g.w);
@@ -150,8 +142,8 @@ pub fn input_grad(grad: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
         input_grad_applies(g),
         "the stride-2 input gradient does not apply"
     );
-    check(grad, g.cout, g.h / 2, g.w / 2, g, "gradient");
-    assert_eq!(weight.len(), g.cout * g.cin * 9, "kernel of another shape");
+    g.check_map(grad, g.cout, g.h / 2, g.w / 2, "gradient");
+    g.kernel_taps(weight);
     let parts: [Vec<f32>; 4] = std::array::from_fn(|p| {
         // The taps that read phase `p`, each now read from the output gradient at the opposite
         // shift, with the transposed kernel.
@@ -183,8 +175,8 @@ pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
         weight_grad_applies(g),
         "the stride-2 weight gradient does not apply"
     );
-    check(x, g.cin, g.h, g.w, g, "input");
-    check(grad, g.cout, g.h / 2, g.w / 2, g, "gradient");
+    g.check_map(x, g.cin, g.h, g.w, "input");
+    g.check_map(grad, g.cout, g.h / 2, g.w / 2, "gradient");
     let plan = stacked_plan(g);
     let shape = GradShape {
         batch: g.batch,
