@@ -195,6 +195,31 @@ fn metasemi_resumes_exactly() {
 }
 
 #[test]
+fn distribution_alignment_resumes_exactly() {
+    // MPL's checkpoint state holds both the moving baseline and the alignment's running mean.
+    let dir = temp_dir("resume-align-check");
+    let extra = [
+        "--set",
+        "train.align_decay=0.9",
+        "--set",
+        "mpl.baseline_decay=0.9",
+    ];
+    digits_run_resumes_exactly("resume-align", "mpl", "70", &extra);
+    let out = dir.join("run");
+    let mut args = vec!["train", "--quiet", "--data", "digits", "--steps", "20"];
+    args.extend(extra);
+    args.extend(["--out", out.to_str().unwrap()]);
+    let o = metapseudo(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let logged = metrics(&out).join("\n");
+    assert!(
+        logged.contains("align/max_ratio"),
+        "alignment is not logged"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn role_playing_resumes_exactly_in_swapped_roles() {
     // Roles swap every 30 steps: at step 95 the network named `student` plays the teacher.
     let swap = ["--role-swap", "30", "--set", "student_optim.wait_steps=10"];

@@ -215,6 +215,11 @@ pub struct TrainConfig {
     /// Steps per reporting epoch (0: one pass over the unlabeled pool, i.e. pool / (batch * mu)).
     /// Training length is always counted in steps; epochs only label the logs.
     pub steps_per_epoch: u64,
+    /// Distribution alignment (ReMixMatch, Berthelot et al. 2020) of the weak-view targets of
+    /// every unlabeled loss: the predictions are multiplied by the labeled classes' frequencies
+    /// over a running mean of the model's weak-view predictions, which decays by this factor
+    /// per step. Not part of any method of the spec: 0 (off) is the default.
+    pub align_decay: f64,
 }
 
 /// SGD with momentum and a learning-rate schedule.
@@ -520,6 +525,7 @@ impl Default for TrainConfig {
             keep_best: false,
             best_on_tie: "earlier".into(),
             steps_per_epoch: 0,
+            align_decay: 0.0,
         }
     }
 }
@@ -810,6 +816,11 @@ impl Config {
             "uda.temperature",
             self.uda.temperature > 0.0,
             "greater than 0",
+        )?;
+        positive(
+            "train.align_decay",
+            (0.0..1.0).contains(&self.train.align_decay),
+            "in [0, 1)",
         )?;
         positive(
             "mpl.baseline_decay",

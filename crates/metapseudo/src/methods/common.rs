@@ -42,8 +42,15 @@ pub struct UdaTerms {
 }
 
 impl UdaTerms {
-    /// Computes the terms from logits of the three views.
-    pub fn new(v: &ThreeViews, b: &TensorBatch, config: &Config, step: u64) -> Self {
+    /// Computes the terms from logits of the three views; the targets come from `weak_targets`
+    /// (the weak-view logits, after any distribution alignment).
+    pub fn new(
+        v: &ThreeViews,
+        weak_targets: &Tensor<2>,
+        b: &TensorBatch,
+        config: &Config,
+        step: u64,
+    ) -> Self {
         let UdaConfig {
             temperature,
             threshold,
@@ -55,7 +62,7 @@ impl UdaTerms {
         Self {
             sup: b.supervised_loss(v.labeled.clone(), config.train.label_smoothing),
             uda: uda_loss(
-                v.weak.clone(),
+                weak_targets.clone(),
                 v.strong.clone(),
                 temperature,
                 threshold,

@@ -1,11 +1,13 @@
 //! MetaSemi (Zhang et al., AISTATS 2021): consistency training towards targets meta-learned by
 //! one finite-difference step (ALGORITHMS.md section 8); no second derivatives.
 
+use super::align::Alignment;
 use super::{Method, Scalar, Scalars};
 use crate::config::Config;
 use crate::losses::{cross_entropy, ramp_weight};
 use crate::models::Network;
 use crate::train::{TensorBatch, TrainContext};
+use anyhow::Result;
 use burn::module::{Flag, Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
@@ -62,20 +64,23 @@ pub struct MetaTargets {
     pub targets: Tensor<2>,
     /// `||g||`, the labeled-loss gradient's norm.
     pub grad_norm: f64,
-    /// Mean absolute change from the plain predictions `softmax(f(x_u))` to the targets.
+    /// Mean absolute change from the predictions `softmax(f(x_u))` (after any alignment) to the
+    /// targets.
     pub shift: Tensor<1>,
 }
 
 /// The meta step, in evaluation mode: the labeled loss's gradient `g`, predictions of the
 /// model moved by `±(epsilon / ||g||) g` on `x_u`, and targets moved against their finite
 /// difference. The perturbed models are copies: `model` itself is never changed, so nothing
-/// has to be restored and nothing drifts.
+/// has to be restored and nothing drifts. `align` maps the unperturbed logits to the logits
+/// the targets start from (distribution alignment, or the identity).
 pub fn meta_targets(
     model: &Network,
     b: &TensorBatch,
     x_u: &Tensor<2>,
     epsilon: f64,
     lr: f64,
+    align: impl FnOnce(Tensor<2>) -> Tensor<2>,
 ) -> MetaTargets {
     let eval = with_training(model.clone(), false);
     let labeled = cross_entropy(eval.forward(b.x_l.clone()), b.y_l.clone(), 0.0);
@@ -84,7 +89,7 @@ pub fn meta_targets(
     let device = x_u.device();
     let inner_x = x_u.clone().inner();
     let frozen = eval.valid();
-    let base = softmax(frozen.forward(inner_x.clone()), 1);
+    let base = softmax(align(frozen.forward(inner_x.clone())), 1);
     if grad_norm == 0.0 || !grad_norm.is_finite() {
         return MetaTargets {
             targets: Tensor::from_inner(base.clone()),
@@ -113,6 +118,7 @@ pub fn meta_targets(
 /// `L_sup + w(t) * mean_i ||softmax(f(x_u))_i - y_u,i||^2` with meta-learned targets `y_u`.
 pub struct MetaSemi {
     config: Config,
+    align: Alignment,
 }
 
 impl MetaSemi {
@@ -120,6 +126,7 @@ impl MetaSemi {
     pub fn new(config: &Config) -> Self {
         Self {
             config: config.clone(),
+            align: Alignment::new(config),
         }
     }
 }
@@ -128,7 +135,10 @@ impl Method for MetaSemi {
     fn step(&mut self, ctx: &mut TrainContext, b: &TensorBatch, step: u64) -> Scalars {
         let c = &self.config.metasemi;
         let lr = ctx.student.stepper.schedule.at(step);
-        let meta = meta_targets(&ctx.student.model, b, &b.x_uw, c.epsilon, lr);
+        let (align, prior) = (&mut self.align, &ctx.class_prior);
+        let meta = meta_targets(&ctx.student.model, b, &b.x_uw, c.epsilon, lr, |logits| {
+            align.targets(&logits, prior)
+        });
         let x_u = if c.view == "strong" { &b.x_us } else { &b.x_uw };
         let nl = b.num_labeled();
         let logits = ctx
@@ -144,7 +154,7 @@ impl Method for MetaSemi {
         let weight = ramp_weight(c.weight, step, c.ramp_steps);
         let total = sup.clone() + consistency.clone().mul_scalar(weight);
         let lr_used = ctx.student.update(&total, step);
-        vec![
+        let mut out = vec![
             ("loss/sup", Scalar::tensor(sup)),
             ("loss/consistency", Scalar::tensor(consistency)),
             ("loss/total", Scalar::tensor(total)),
@@ -152,7 +162,21 @@ impl Method for MetaSemi {
             ("metasemi/grad_norm", Scalar::Value(meta.grad_norm)),
             ("metasemi/target_shift", Scalar::tensor(meta.shift)),
             ("lr/student", Scalar::Value(lr_used)),
-        ]
+        ];
+        self.align.log(&ctx.class_prior, &mut out);
+        out
+    }
+
+    fn save_state(&self) -> serde_json::Value {
+        self.align.save_state()
+    }
+
+    fn load_state(
+        &mut self,
+        state: &serde_json::Value,
+        device: &burn::tensor::Device,
+    ) -> Result<()> {
+        self.align.load_state(state, device)
     }
 }
 
@@ -201,7 +225,7 @@ mod tests {
         // A training forward first, so the batch norms hold pending running statistics.
         let _ = model.forward(b.x_l.clone());
         let before = export_tensors(&model);
-        let meta = meta_targets(&model, &b, &b.x_uw, 0.01, 0.1);
+        let meta = meta_targets(&model, &b, &b.x_uw, 0.01, 0.1, |l| l);
         assert_eq!(
             export_tensors(&model),
             before,
@@ -219,7 +243,7 @@ mod tests {
             "the finite difference moves the targets: {shift}"
         );
         // Training flags are back on in the model itself (the meta step used a copy).
-        let again = meta_targets(&model, &b, &b.x_uw, 0.01, 0.1);
+        let again = meta_targets(&model, &b, &b.x_uw, 0.01, 0.1, |l| l);
         let t2: Vec<f32> = again.targets.into_data().try_into_vec().unwrap();
         assert_eq!(t, t2, "the meta step is deterministic");
     }

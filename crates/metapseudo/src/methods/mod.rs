@@ -1,6 +1,7 @@
 //! The methods of the family, one file each. A method implements one `step` over the shared
 //! [`TrainContext`]; schedules, EMA, logging, checkpoints and evaluation live in the loop.
 
+pub mod align;
 pub mod common;
 pub mod metasemi;
 pub mod mpl;

@@ -1,5 +1,6 @@
 //! Meta Pseudo Labels (Pham et al., CVPR 2021), first-order form of ALGORITHMS.md section 4.
 
+use super::align::{Alignment, merge_states};
 use super::common::{UdaTerms, forward_three};
 use super::{Method, Scalar, Scalars};
 use crate::config::Config;
@@ -135,11 +136,12 @@ impl StudentTarget {
         }
     }
 
-    /// The student's loss on `student_strong` against the teacher's logits.
+    /// The student's loss on `student_strong` against the teacher's logits (`weak_targets`: the
+    /// teacher's weak-view logits after any distribution alignment).
     pub fn student_loss(
         self,
         student_strong: Tensor<2>,
-        teacher_weak: &Tensor<2>,
+        weak_targets: &Tensor<2>,
         teacher_strong: &Tensor<2>,
         ls: f64,
     ) -> Tensor<1> {
@@ -149,7 +151,7 @@ impl StudentTarget {
                 smoothed_one_hot(argmax(teacher_strong.clone().detach()), classes, ls)
             }
             StudentTarget::HardWeak => {
-                smoothed_one_hot(argmax(teacher_weak.clone().detach()), classes, ls)
+                smoothed_one_hot(argmax(weak_targets.clone().detach()), classes, ls)
             }
             StudentTarget::Soft => softmax(teacher_strong.clone().detach(), 1),
         };
@@ -158,8 +160,14 @@ impl StudentTarget {
 
     /// The teacher's cross entropy that `h` multiplies: against its own hard label on the view
     /// the student learned from, or, for soft targets, against its own detached softmax (whose
-    /// gradient is zero).
-    pub fn teacher_term(self, teacher_weak: &Tensor<2>, teacher_strong: &Tensor<2>) -> Tensor<1> {
+    /// gradient is zero). `weak_targets` gives the weak view's label, as in
+    /// [`StudentTarget::student_loss`].
+    pub fn teacher_term(
+        self,
+        teacher_weak: &Tensor<2>,
+        weak_targets: &Tensor<2>,
+        teacher_strong: &Tensor<2>,
+    ) -> Tensor<1> {
         match self {
             StudentTarget::HardStrong => cross_entropy(
                 teacher_strong.clone(),
@@ -168,7 +176,7 @@ impl StudentTarget {
             ),
             StudentTarget::HardWeak => cross_entropy(
                 teacher_weak.clone(),
-                argmax(teacher_weak.clone().detach()),
+                argmax(weak_targets.clone().detach()),
                 0.0,
             ),
             StudentTarget::Soft => soft_cross_entropy(
@@ -185,6 +193,7 @@ pub struct Mpl {
     config: Config,
     target: StudentTarget,
     feedback: Feedback,
+    align: Alignment,
 }
 
 impl Mpl {
@@ -194,6 +203,7 @@ impl Mpl {
             config: config.clone(),
             target: StudentTarget::from_config(config),
             feedback: Feedback::new(config),
+            align: Alignment::new(config),
         }
     }
 }
@@ -211,7 +221,8 @@ impl Mpl {
         let ls = self.config.train.label_smoothing;
         let teacher = ctx.teacher.as_mut().expect("MPL runs with a teacher");
         let t = forward_three(&teacher.model, teacher_in);
-        let uda = UdaTerms::new(&t, teacher_in, &self.config, step);
+        let weak_targets = self.align.targets(&t.weak, &ctx.class_prior);
+        let uda = UdaTerms::new(&t, &weak_targets, teacher_in, &self.config, step);
 
         let nl = b.num_labeled();
         let nu = b.num_unlabeled();
@@ -222,12 +233,12 @@ impl Mpl {
         let s_l = s.clone().narrow(0, 0, nl);
         let s_us = s.narrow(0, nl, nu);
         let old = b.supervised_loss(s_l.detach(), 0.0);
-        let student_loss = self.target.student_loss(s_us, &t.weak, &t.strong, ls);
+        let student_loss = self.target.student_loss(s_us, &weak_targets, &t.strong, ls);
         let lr_student = ctx.student.update(&student_loss, step);
 
         let new = b.supervised_loss(ctx.student.model.forward(b.x_l.clone()).detach(), 0.0);
         let fb = self.feedback.signal(old.clone(), new.clone());
-        let mpl = self.target.teacher_term(&t.weak, &t.strong);
+        let mpl = self.target.teacher_term(&t.weak, &weak_targets, &t.strong);
         let (mpl_loss, teacher_loss) = teacher_objective(&uda, &mpl, &fb);
         let lr_teacher = teacher.update(&teacher_loss, step);
 
@@ -240,6 +251,7 @@ impl Mpl {
         self.feedback.log(&fb, old, new, &mut out);
         out.push(("lr/teacher", Scalar::Value(lr_teacher)));
         out.push(("lr/student", Scalar::Value(lr_student)));
+        self.align.log(&ctx.class_prior, &mut out);
         out
     }
 }
@@ -250,7 +262,7 @@ impl Method for Mpl {
     }
 
     fn save_state(&self) -> serde_json::Value {
-        self.feedback.save_state()
+        merge_states(self.feedback.save_state(), self.align.save_state())
     }
 
     fn load_state(
@@ -258,7 +270,8 @@ impl Method for Mpl {
         state: &serde_json::Value,
         device: &burn::tensor::Device,
     ) -> Result<()> {
-        self.feedback.load_state(state, device)
+        self.feedback.load_state(state, device)?;
+        self.align.load_state(state, device)
     }
 }
 
@@ -275,7 +288,7 @@ mod tests {
             Tensor::<2>::from_data(TensorData::new(values.clone(), [2, 3]), &d).require_grad();
         let weak = Tensor::<2>::from_data(TensorData::new(values, [2, 3]), &d);
         let h = 0.7;
-        let loss = target.teacher_term(&weak, &strong).mul_scalar(h);
+        let loss = target.teacher_term(&weak, &weak, &strong).mul_scalar(h);
         let grads = loss.backward();
         strong
             .grad(&grads)

@@ -1,5 +1,6 @@
 //! Self Meta Pseudo Labels (Ng & Wang, 2022): one network in both roles, two steps per batch.
 
+use super::align::{Alignment, merge_states};
 use super::common::{UdaTerms, forward_three};
 use super::mpl::{Feedback, teacher_objective};
 use super::{Method, Scalar, Scalars};
@@ -14,6 +15,7 @@ use anyhow::Result;
 pub struct Smpl {
     config: Config,
     feedback: Feedback,
+    align: Alignment,
 }
 
 impl Smpl {
@@ -22,6 +24,7 @@ impl Smpl {
         Self {
             config: config.clone(),
             feedback: Feedback::new(config),
+            align: Alignment::new(config),
         }
     }
 }
@@ -30,13 +33,14 @@ impl Method for Smpl {
     fn step(&mut self, ctx: &mut TrainContext, b: &TensorBatch, step: u64) -> Scalars {
         let v = forward_three(&ctx.student.model, b);
         let old = b.supervised_loss(v.labeled.detach(), 0.0);
-        let pseudo = argmax(v.weak.detach());
+        let pseudo = argmax(self.align.targets(&v.weak, &ctx.class_prior));
         let step1_loss = cross_entropy(v.strong, pseudo, 0.0);
         let lr1 = ctx.student.update(&step1_loss, step);
 
         let v2 = forward_three(&ctx.student.model, b);
         let new = b.supervised_loss(v2.labeled.clone().detach(), 0.0);
-        let uda = UdaTerms::new(&v2, b, &self.config, step);
+        let weak_targets = self.align.apply(&v2.weak, &ctx.class_prior);
+        let uda = UdaTerms::new(&v2, &weak_targets, b, &self.config, step);
         let fb = self.feedback.signal(old.clone(), new.clone());
         let mpl = cross_entropy(v2.strong.clone(), argmax(v2.strong.clone().detach()), 0.0);
         let (mpl_loss, step2_loss) = teacher_objective(&uda, &mpl, &fb);
@@ -56,11 +60,12 @@ impl Method for Smpl {
         self.feedback.log(&fb, old, new, &mut out);
         out.push(("lr/student", Scalar::Value(lr1)));
         out.push(("lr/teacher", Scalar::Value(lr2)));
+        self.align.log(&ctx.class_prior, &mut out);
         out
     }
 
     fn save_state(&self) -> serde_json::Value {
-        self.feedback.save_state()
+        merge_states(self.feedback.save_state(), self.align.save_state())
     }
 
     fn load_state(
@@ -68,6 +73,7 @@ impl Method for Smpl {
         state: &serde_json::Value,
         device: &burn::tensor::Device,
     ) -> Result<()> {
-        self.feedback.load_state(state, device)
+        self.feedback.load_state(state, device)?;
+        self.align.load_state(state, device)
     }
 }

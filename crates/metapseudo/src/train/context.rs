@@ -57,6 +57,9 @@ pub struct TrainContext {
     pub self_teacher: Option<Stepper>,
     /// Number of classes.
     pub num_classes: usize,
+    /// Frequency of each class among the labeled samples: the distribution that
+    /// `train.align_decay` aligns unlabeled targets to (uniform until a split sets it).
+    pub class_prior: Vec<f32>,
 }
 
 /// One batch on the device.

@@ -180,7 +180,17 @@ pub fn build_context(config: &Config, shape: &ModelShape, device: &Device) -> Re
         teacher,
         self_teacher,
         num_classes: shape.num_classes,
+        class_prior: vec![1.0 / shape.num_classes as f32; shape.num_classes],
     })
+}
+
+/// Each class's share of the labeled samples (uniform when there are none).
+fn labeled_frequencies(per_class: &[usize]) -> Vec<f32> {
+    let total: usize = per_class.iter().sum();
+    if total == 0 {
+        return vec![1.0 / per_class.len().max(1) as f32; per_class.len()];
+    }
+    per_class.iter().map(|&n| n as f32 / total as f32).collect()
 }
 
 impl Session {
@@ -191,7 +201,8 @@ impl Session {
             sample: data.dataset.sample_shape.clone(),
             num_classes: data.dataset.num_classes(),
         };
-        let ctx = build_context(config, &shape, &device)?;
+        let mut ctx = build_context(config, &shape, &device)?;
+        ctx.class_prior = labeled_frequencies(&data.split.labeled_per_class);
         let ema = (config.train.ema_decay > 0.0)
             .then(|| Ema::new(&ctx.student.model, config.train.ema_decay));
         let pipeline = batch_stream(config, &data)?;

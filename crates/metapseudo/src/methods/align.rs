@@ -1,0 +1,205 @@
+//! Distribution alignment (ReMixMatch, Berthelot et al. 2020) of the weak-view targets of the
+//! unlabeled losses, behind `train.align_decay` (0, off, is the spec's behaviour).
+//!
+//! Self-training drifts towards the classes it already predicts well: a hard class that seldom
+//! passes the threshold is learned less and predicted less. Alignment multiplies each target
+//! distribution by `prior / running`, the labeled classes' frequencies over a running mean of
+//! the model's weak-view predictions, so the targets of a batch keep the labeled classes'
+//! proportions on average. On logits this is `weak + ln(prior) - ln(running)`, so sharpening,
+//! thresholds and `argmax` apply to the aligned distribution unchanged.
+
+use super::{Scalar, Scalars};
+use crate::config::Config;
+use anyhow::{Context, Result};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+/// The running mean of the weak-view predictions and the alignment it gives.
+#[derive(Clone, Debug)]
+pub struct Alignment {
+    decay: f64,
+    running: Option<Tensor<1>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AlignState {
+    #[serde(default)]
+    align_running: Option<Vec<f32>>,
+}
+
+/// Smallest probability the logarithms see (a class without labels, a class never predicted).
+const FLOOR: f64 = 1e-6;
+
+impl Alignment {
+    /// From `train.align_decay`.
+    pub fn new(config: &Config) -> Self {
+        Self {
+            decay: config.train.align_decay,
+            running: None,
+        }
+    }
+
+    /// The targets' logits for the weak-view logits `weak`, detached: unchanged when off;
+    /// otherwise the running mean first takes in this batch's mean prediction (it starts at
+    /// `prior`), then [`Alignment::apply`].
+    pub fn targets(&mut self, weak: &Tensor<2>, prior: &[f32]) -> Tensor<2> {
+        if self.decay > 0.0 {
+            let device = weak.device();
+            let batch_mean: Tensor<1> =
+                softmax(weak.clone().detach(), 1).mean_dim(0).squeeze_dim(0);
+            let before = match self.running.take() {
+                Some(r) => r.to_device(&device),
+                None => prior_tensor(prior, &device),
+            };
+            self.running =
+                Some(before.mul_scalar(self.decay) + batch_mean.mul_scalar(1.0 - self.decay));
+        }
+        self.apply(weak, prior)
+    }
+
+    /// `weak + ln(prior) - ln(running)`, detached, with the running mean as it stands (SMPL's
+    /// second step reads the batch again after its first step took it in); `weak` itself,
+    /// detached, when off or before the first batch.
+    pub fn apply(&self, weak: &Tensor<2>, prior: &[f32]) -> Tensor<2> {
+        let weak = weak.clone().detach();
+        let Some(running) = self.running.as_ref().filter(|_| self.decay > 0.0) else {
+            return weak;
+        };
+        let device = weak.device();
+        let shift = prior_tensor(prior, &device).log()
+            - running.clone().to_device(&device).clamp_min(FLOOR).log();
+        weak + shift.unsqueeze_dim(0)
+    }
+
+    /// Logs the largest and smallest ratio `running / prior` (1 and 1 when balanced).
+    pub fn log(&self, prior: &[f32], out: &mut Scalars) {
+        let Some(running) = &self.running else { return };
+        let ratio = running.clone() / prior_tensor(prior, &running.device());
+        out.push(("align/max_ratio", Scalar::tensor(ratio.clone().max())));
+        out.push(("align/min_ratio", Scalar::tensor(ratio.min())));
+    }
+
+    /// The running mean for checkpoints (merged into the method's state object).
+    pub fn save_state(&self) -> serde_json::Value {
+        let align_running = self.running.clone().map(|r| {
+            r.into_data()
+                .try_into_vec::<f32>()
+                .expect("f32 running mean")
+        });
+        serde_json::to_value(AlignState { align_running }).expect("plain state serialises")
+    }
+
+    /// Restores the running mean on `device`; a state without one (an older checkpoint, or
+    /// alignment off) starts it again from the prior.
+    pub fn load_state(&mut self, state: &serde_json::Value, device: &Device) -> Result<()> {
+        if state.is_null() {
+            self.running = None;
+            return Ok(());
+        }
+        let s: AlignState = serde_json::from_value(state.clone())
+            .context("checkpoint: bad distribution-alignment state")?;
+        self.running = s
+            .align_running
+            .map(|v| Tensor::from_data(TensorData::new(v.clone(), [v.len()]), device));
+        Ok(())
+    }
+}
+
+/// `prior` on `device`, floored so that its logarithm is finite.
+fn prior_tensor(prior: &[f32], device: &Device) -> Tensor<1> {
+    Tensor::<1>::from_data(TensorData::new(prior.to_vec(), [prior.len()]), device).clamp_min(FLOOR)
+}
+
+/// The union of two method-state objects (`null` counts as empty).
+pub fn merge_states(a: serde_json::Value, b: serde_json::Value) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for v in [a, b] {
+        if let serde_json::Value::Object(m) = v {
+            out.extend(m);
+        }
+    }
+    serde_json::Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(t: Tensor<2>) -> Vec<f32> {
+        t.into_data().try_into_vec().unwrap()
+    }
+
+    fn config(decay: f64) -> Config {
+        let mut c = Config::default();
+        c.train.align_decay = decay;
+        c
+    }
+
+    #[test]
+    fn off_leaves_the_logits_unchanged() {
+        let d = Device::flex();
+        let weak =
+            Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -2.0, 0.5, 3.0], [2, 2]), &d);
+        let mut a = Alignment::new(&config(0.0));
+        assert_eq!(values(a.targets(&weak, &[0.5, 0.5])), values(weak));
+        assert!(a.save_state()["align_running"].is_null());
+    }
+
+    #[test]
+    fn targets_follow_prior_over_running_mean() {
+        let d = Device::flex();
+        // Both rows favour class 0: p = softmax(row).
+        let rows = vec![2.0f32, 0.0, 1.0, 0.0];
+        let weak = Tensor::<2>::from_data(TensorData::new(rows.clone(), [2, 2]), &d);
+        let p: Vec<[f64; 2]> = rows
+            .chunks(2)
+            .map(|r| {
+                let e = [(r[0] as f64).exp(), (r[1] as f64).exp()];
+                [e[0] / (e[0] + e[1]), e[1] / (e[0] + e[1])]
+            })
+            .collect();
+        let mean0 = (p[0][0] + p[1][0]) / 2.0;
+        let decay = 0.9;
+        let running0 = decay * 0.5 + (1.0 - decay) * mean0;
+        let running = [running0, 1.0 - running0];
+        let mut a = Alignment::new(&config(decay));
+        let got = values(softmax(a.targets(&weak, &[0.5, 0.5]), 1));
+        for (i, row) in p.iter().enumerate() {
+            let un = [row[0] * 0.5 / running[0], row[1] * 0.5 / running[1]];
+            let z = un[0] + un[1];
+            for c in 0..2 {
+                assert!(
+                    (got[2 * i + c] as f64 - un[c] / z).abs() < 1e-5,
+                    "row {i} class {c}: {got:?}"
+                );
+            }
+        }
+        // Class 0 is over-predicted, so its targets shrink.
+        assert!(got[0] < p[0][0] as f32);
+        let state = a.save_state();
+        let saved: Vec<f32> = serde_json::from_value(state["align_running"].clone()).unwrap();
+        assert!((saved[0] as f64 - running0).abs() < 1e-6);
+
+        // A restored alignment continues exactly where the first one is.
+        let mut b = Alignment::new(&config(decay));
+        b.load_state(&state, &d).unwrap();
+        let next_a = values(a.targets(&weak, &[0.5, 0.5]));
+        let next_b = values(b.targets(&weak, &[0.5, 0.5]));
+        assert_eq!(next_a, next_b);
+    }
+
+    #[test]
+    fn merged_states_keep_both_parts() {
+        let m = merge_states(
+            serde_json::json!({"baseline": 0.5}),
+            serde_json::json!({"align_running": [0.2, 0.8]}),
+        );
+        assert_eq!(m["baseline"], 0.5);
+        assert_eq!(m["align_running"][1], 0.8);
+        assert_eq!(
+            merge_states(serde_json::Value::Null, serde_json::Value::Null),
+            serde_json::json!({})
+        );
+    }
+}
