@@ -20,6 +20,10 @@ use serde::{Deserialize, Serialize};
 pub struct Alignment {
     decay: f64,
     running: Option<Tensor<1>>,
+    /// A running mean read from a checkpoint, made a tensor on the device of the first batch
+    /// that reads it (MetaSemi's meta step works on non-autodiff tensors; a value moved there
+    /// from the autodiff device would not compute bit for bit the same).
+    restored: Option<Vec<f32>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -37,6 +41,7 @@ impl Alignment {
         Self {
             decay: config.train.align_decay,
             running: None,
+            restored: None,
         }
     }
 
@@ -48,10 +53,10 @@ impl Alignment {
             let device = weak.device();
             let batch_mean: Tensor<1> =
                 softmax(weak.clone().detach(), 1).mean_dim(0).squeeze_dim(0);
-            let before = match self.running.take() {
-                Some(r) => r.to_device(&device),
-                None => prior_tensor(prior, &device),
-            };
+            let before = self
+                .current(&device)
+                .unwrap_or_else(|| prior_tensor(prior, &device));
+            self.restored = None;
             self.running =
                 Some(before.mul_scalar(self.decay) + batch_mean.mul_scalar(1.0 - self.decay));
         }
@@ -63,13 +68,24 @@ impl Alignment {
     /// detached, when off or before the first batch.
     pub fn apply(&self, weak: &Tensor<2>, prior: &[f32]) -> Tensor<2> {
         let weak = weak.clone().detach();
-        let Some(running) = self.running.as_ref().filter(|_| self.decay > 0.0) else {
+        let device = weak.device();
+        let Some(running) = self.current(&device).filter(|_| self.decay > 0.0) else {
             return weak;
         };
-        let device = weak.device();
-        let shift = prior_tensor(prior, &device).log()
-            - running.clone().to_device(&device).clamp_min(FLOOR).log();
+        let shift = prior_tensor(prior, &device).log() - running.clamp_min(FLOOR).log();
         weak + shift.unsqueeze_dim(0)
+    }
+
+    /// The running mean on `device`, if there is one yet.
+    fn current(&self, device: &Device) -> Option<Tensor<1>> {
+        match (&self.running, &self.restored) {
+            (Some(r), _) => Some(r.clone().to_device(device)),
+            (None, Some(v)) => Some(Tensor::from_data(
+                TensorData::new(v.clone(), [v.len()]),
+                device,
+            )),
+            (None, None) => None,
+        }
     }
 
     /// Logs the largest and smallest ratio `running / prior` (1 and 1 when balanced).
@@ -82,26 +98,29 @@ impl Alignment {
 
     /// The running mean for checkpoints (merged into the method's state object).
     pub fn save_state(&self) -> serde_json::Value {
-        let align_running = self.running.clone().map(|r| {
-            r.into_data()
-                .try_into_vec::<f32>()
-                .expect("f32 running mean")
-        });
+        let align_running = match &self.running {
+            Some(r) => Some(
+                r.clone()
+                    .into_data()
+                    .try_into_vec::<f32>()
+                    .expect("f32 running mean"),
+            ),
+            None => self.restored.clone(),
+        };
         serde_json::to_value(AlignState { align_running }).expect("plain state serialises")
     }
 
-    /// Restores the running mean on `device`; a state without one (an older checkpoint, or
-    /// alignment off) starts it again from the prior.
-    pub fn load_state(&mut self, state: &serde_json::Value, device: &Device) -> Result<()> {
+    /// Restores the running mean (a tensor again at the next batch); a state without one (an
+    /// older checkpoint, or alignment off) starts it again from the prior.
+    pub fn load_state(&mut self, state: &serde_json::Value) -> Result<()> {
+        self.running = None;
+        self.restored = None;
         if state.is_null() {
-            self.running = None;
             return Ok(());
         }
         let s: AlignState = serde_json::from_value(state.clone())
             .context("checkpoint: bad distribution-alignment state")?;
-        self.running = s
-            .align_running
-            .map(|v| Tensor::from_data(TensorData::new(v.clone(), [v.len()]), device));
+        self.restored = s.align_running;
         Ok(())
     }
 }
@@ -183,7 +202,7 @@ mod tests {
 
         // A restored alignment continues exactly where the first one is.
         let mut b = Alignment::new(&config(decay));
-        b.load_state(&state, &d).unwrap();
+        b.load_state(&state).unwrap();
         let next_a = values(a.targets(&weak, &[0.5, 0.5]));
         let next_b = values(b.targets(&weak, &[0.5, 0.5]));
         assert_eq!(next_a, next_b);

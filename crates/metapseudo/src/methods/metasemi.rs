@@ -174,9 +174,9 @@ impl Method for MetaSemi {
     fn load_state(
         &mut self,
         state: &serde_json::Value,
-        device: &burn::tensor::Device,
+        _device: &burn::tensor::Device,
     ) -> Result<()> {
-        self.align.load_state(state, device)
+        self.align.load_state(state)
     }
 }
 

@@ -271,7 +271,7 @@ impl Method for Mpl {
         device: &burn::tensor::Device,
     ) -> Result<()> {
         self.feedback.load_state(state, device)?;
-        self.align.load_state(state, device)
+        self.align.load_state(state)
     }
 }
 

@@ -53,8 +53,8 @@ impl Method for PseudoLabel {
     fn load_state(
         &mut self,
         state: &serde_json::Value,
-        device: &burn::tensor::Device,
+        _device: &burn::tensor::Device,
     ) -> Result<()> {
-        self.align.load_state(state, device)
+        self.align.load_state(state)
     }
 }

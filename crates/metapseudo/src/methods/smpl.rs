@@ -74,6 +74,6 @@ impl Method for Smpl {
         device: &burn::tensor::Device,
     ) -> Result<()> {
         self.feedback.load_state(state, device)?;
-        self.align.load_state(state, device)
+        self.align.load_state(state)
     }
 }
