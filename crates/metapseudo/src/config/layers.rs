@@ -156,7 +156,10 @@ impl ConfigLayers {
             .or_else(|| self.user_string("preset"))
             .unwrap_or_else(|| presets::preset_for_data(&data_spec).to_string());
         let mut table = Table::try_from(Config::default()).expect("the default config serialises");
-        let preset_table = presets::preset_table(&preset)?;
+        let method = self
+            .user_string("method")
+            .unwrap_or_else(|| Config::default().method);
+        let preset_table = presets::preset_table(&preset, &method)?;
         merge(&mut table, &preset_table, "", &format!("preset '{preset}'"))?;
         if let Some(file) = &self.file {
             merge(&mut table, file, "", "config file")?;

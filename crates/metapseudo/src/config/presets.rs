@@ -231,6 +231,8 @@ ramp_steps = 500
 lr = 0.01
 batch_size = 64
 eval_every = 50
+[for_method.mpl.train]
+align_decay = 0.99
 "#;
 
 const TABULAR: &str = r#"
@@ -287,7 +289,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     (
         "fashion-cpu",
-        "Fashion-MNIST/MNIST-sized images on a CPU: 10 labels per class, small CNN (w = 8), 4000 steps",
+        "Fashion-MNIST/MNIST-sized images on a CPU: 10 labels per class, small CNN (w = 8), 4000 steps; MPL aligns its targets (train.align_decay = 0.99)",
     ),
     ("none", "the reference defaults of ALGORITHMS.md, unchanged"),
 ];
@@ -333,11 +335,17 @@ fn preset_parts(name: &str) -> Result<&'static [&'static str]> {
     })
 }
 
-/// The partial configuration of a preset.
-pub fn preset_table(name: &str) -> Result<Table> {
+/// The partial configuration of a preset for `method`: a preset's `[for_method.NAME]` tables
+/// apply only when the run's method is NAME.
+pub fn preset_table(name: &str, method: &str) -> Result<Table> {
     let mut table = Table::new();
     for part in preset_parts(name)? {
         let overlay: Table = part.parse().expect("built-in presets are valid TOML");
+        overlay_tables(&mut table, overlay);
+    }
+    if let Some(toml::Value::Table(mut per_method)) = table.remove("for_method")
+        && let Some(toml::Value::Table(overlay)) = per_method.remove(method)
+    {
         overlay_tables(&mut table, overlay);
     }
     Ok(table)
@@ -362,7 +370,7 @@ mod tests {
     #[test]
     fn every_preset_parses_and_unknown_is_an_error() {
         for (name, _) in PRESETS {
-            preset_table(name).unwrap();
+            preset_table(name, "mpl").unwrap();
             // Every preset resolves to a valid configuration (known keys, valid values).
             crate::config::layers::ConfigLayers {
                 preset: Some(name.to_string()),
@@ -371,14 +379,32 @@ mod tests {
             .resolve()
             .unwrap_or_else(|e| panic!("preset {name}: {e:#}"));
         }
-        let paper = preset_table("moons-paper").unwrap();
+        let paper = preset_table("moons-paper", "mpl").unwrap();
         assert_eq!(paper["model"]["activation"].as_str(), Some("sigmoid"));
         assert_eq!(paper["data"]["labels_per_class"].as_integer(), Some(3));
         assert_eq!(
             paper["augment"]["strong"]["noise_std"].as_float(),
             Some(0.0)
         );
-        let e = preset_table("cifar").unwrap_err().to_string();
+        let e = preset_table("cifar", "mpl").unwrap_err().to_string();
         assert!(e.contains("moons, moons-paper, digits"), "{e}");
+    }
+
+    #[test]
+    fn method_specific_parts_apply_to_their_method_only() {
+        let align = |method: &str| {
+            let t = preset_table("fashion-cpu", method).unwrap();
+            assert!(t.get("for_method").is_none());
+            t["train"].get("align_decay").and_then(|v| v.as_float())
+        };
+        assert_eq!(align("mpl"), Some(0.99));
+        assert_eq!(align("smpl"), None);
+        assert_eq!(align("metasemi"), None);
+        // The rest of the preset is the same for every method.
+        let (mpl, smpl) = (
+            preset_table("fashion-cpu", "mpl").unwrap(),
+            preset_table("fashion-cpu", "smpl").unwrap(),
+        );
+        assert_eq!(mpl["train"]["steps"], smpl["train"]["steps"]);
     }
 }
