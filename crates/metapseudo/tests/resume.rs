@@ -198,7 +198,7 @@ fn metasemi_resumes_exactly() {
 
 #[test]
 fn distribution_alignment_resumes_exactly() {
-    // MPL's checkpoint state holds both the moving baseline and the alignment's running mean.
+    // The checkpoint holds both MPL's moving baseline and the alignment's running mean.
     let dir = temp_dir("resume-align-check");
     let extra = [
         "--set",

@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug)]
 pub struct Alignment {
     decay: f64,
+    /// The labeled classes' frequencies: the distribution targets are aligned to.
+    prior: Vec<f32>,
     running: Option<Tensor<1>>,
     /// A running mean read from a checkpoint, made a tensor on the device of the first batch
     /// that reads it (MetaSemi's meta step works on non-autodiff tensors; a value moved there
@@ -36,10 +38,11 @@ struct AlignState {
 const FLOOR: f64 = 1e-6;
 
 impl Alignment {
-    /// From `train.align_decay`.
-    pub fn new(config: &Config) -> Self {
+    /// From `train.align_decay`, towards `prior` (each class's share of the labeled samples).
+    pub fn new(config: &Config, prior: Vec<f32>) -> Self {
         Self {
             decay: config.train.align_decay,
+            prior,
             running: None,
             restored: None,
         }
@@ -47,32 +50,32 @@ impl Alignment {
 
     /// The targets' logits for the weak-view logits `weak`, detached: unchanged when off;
     /// otherwise the running mean first takes in this batch's mean prediction (it starts at
-    /// `prior`), then [`Alignment::apply`].
-    pub fn targets(&mut self, weak: &Tensor<2>, prior: &[f32]) -> Tensor<2> {
+    /// the prior), then [`Alignment::apply`].
+    pub fn targets(&mut self, weak: &Tensor<2>) -> Tensor<2> {
         if self.decay > 0.0 {
             let device = weak.device();
             let batch_mean: Tensor<1> =
                 softmax(weak.clone().detach(), 1).mean_dim(0).squeeze_dim(0);
             let before = self
                 .current(&device)
-                .unwrap_or_else(|| prior_tensor(prior, &device));
+                .unwrap_or_else(|| self.prior_on(&device));
             self.restored = None;
             self.running =
                 Some(before.mul_scalar(self.decay) + batch_mean.mul_scalar(1.0 - self.decay));
         }
-        self.apply(weak, prior)
+        self.apply(weak)
     }
 
     /// `weak + ln(prior) - ln(running)`, detached, with the running mean as it stands (SMPL's
     /// second step reads the batch again after its first step took it in); `weak` itself,
     /// detached, when off or before the first batch.
-    pub fn apply(&self, weak: &Tensor<2>, prior: &[f32]) -> Tensor<2> {
+    pub fn apply(&self, weak: &Tensor<2>) -> Tensor<2> {
         let weak = weak.clone().detach();
         let device = weak.device();
         let Some(running) = self.current(&device).filter(|_| self.decay > 0.0) else {
             return weak;
         };
-        let shift = prior_tensor(prior, &device).log() - running.clamp_min(FLOOR).log();
+        let shift = self.prior_on(&device).log() - running.clamp_min(FLOOR).log();
         weak + shift.unsqueeze_dim(0)
     }
 
@@ -88,15 +91,24 @@ impl Alignment {
         }
     }
 
+    /// The prior on `device`, floored so that its logarithm is finite.
+    fn prior_on(&self, device: &Device) -> Tensor<1> {
+        Tensor::<1>::from_data(
+            TensorData::new(self.prior.clone(), [self.prior.len()]),
+            device,
+        )
+        .clamp_min(FLOOR)
+    }
+
     /// Logs the largest and smallest ratio `running / prior` (1 and 1 when balanced).
-    pub fn log(&self, prior: &[f32], out: &mut Scalars) {
+    pub fn log(&self, out: &mut Scalars) {
         let Some(running) = &self.running else { return };
-        let ratio = running.clone() / prior_tensor(prior, &running.device());
+        let ratio = running.clone() / self.prior_on(&running.device());
         out.push(("align/max_ratio", Scalar::tensor(ratio.clone().max())));
         out.push(("align/min_ratio", Scalar::tensor(ratio.min())));
     }
 
-    /// The running mean for checkpoints (merged into the method's state object).
+    /// The running mean for checkpoints.
     pub fn save_state(&self) -> serde_json::Value {
         let align_running = match &self.running {
             Some(r) => Some(
@@ -125,22 +137,6 @@ impl Alignment {
     }
 }
 
-/// `prior` on `device`, floored so that its logarithm is finite.
-fn prior_tensor(prior: &[f32], device: &Device) -> Tensor<1> {
-    Tensor::<1>::from_data(TensorData::new(prior.to_vec(), [prior.len()]), device).clamp_min(FLOOR)
-}
-
-/// The union of two method-state objects (`null` counts as empty).
-pub fn merge_states(a: serde_json::Value, b: serde_json::Value) -> serde_json::Value {
-    let mut out = serde_json::Map::new();
-    for v in [a, b] {
-        if let serde_json::Value::Object(m) = v {
-            out.extend(m);
-        }
-    }
-    serde_json::Value::Object(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,8 +156,8 @@ mod tests {
         let d = Device::flex();
         let weak =
             Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -2.0, 0.5, 3.0], [2, 2]), &d);
-        let mut a = Alignment::new(&config(0.0));
-        assert_eq!(values(a.targets(&weak, &[0.5, 0.5])), values(weak));
+        let mut a = Alignment::new(&config(0.0), vec![0.5, 0.5]);
+        assert_eq!(values(a.targets(&weak)), values(weak));
         assert!(a.save_state()["align_running"].is_null());
     }
 
@@ -182,8 +178,8 @@ mod tests {
         let decay = 0.9;
         let running0 = decay * 0.5 + (1.0 - decay) * mean0;
         let running = [running0, 1.0 - running0];
-        let mut a = Alignment::new(&config(decay));
-        let got = values(softmax(a.targets(&weak, &[0.5, 0.5]), 1));
+        let mut a = Alignment::new(&config(decay), vec![0.5, 0.5]);
+        let got = values(softmax(a.targets(&weak), 1));
         for (i, row) in p.iter().enumerate() {
             let un = [row[0] * 0.5 / running[0], row[1] * 0.5 / running[1]];
             let z = un[0] + un[1];
@@ -201,24 +197,10 @@ mod tests {
         assert!((saved[0] as f64 - running0).abs() < 1e-6);
 
         // A restored alignment continues exactly where the first one is.
-        let mut b = Alignment::new(&config(decay));
+        let mut b = Alignment::new(&config(decay), vec![0.5, 0.5]);
         b.load_state(&state).unwrap();
-        let next_a = values(a.targets(&weak, &[0.5, 0.5]));
-        let next_b = values(b.targets(&weak, &[0.5, 0.5]));
+        let next_a = values(a.targets(&weak));
+        let next_b = values(b.targets(&weak));
         assert_eq!(next_a, next_b);
-    }
-
-    #[test]
-    fn merged_states_keep_both_parts() {
-        let m = merge_states(
-            serde_json::json!({"baseline": 0.5}),
-            serde_json::json!({"align_running": [0.2, 0.8]}),
-        );
-        assert_eq!(m["baseline"], 0.5);
-        assert_eq!(m["align_running"][1], 0.8);
-        assert_eq!(
-            merge_states(serde_json::Value::Null, serde_json::Value::Null),
-            serde_json::json!({})
-        );
     }
 }

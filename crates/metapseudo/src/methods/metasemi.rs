@@ -1,13 +1,11 @@
 //! MetaSemi (Zhang et al., AISTATS 2021): consistency training towards targets meta-learned by
 //! one finite-difference step (ALGORITHMS.md section 8); no second derivatives.
 
-use super::align::Alignment;
 use super::{Method, Scalar, Scalars};
 use crate::config::Config;
 use crate::losses::{cross_entropy, ramp_weight};
 use crate::models::Network;
 use crate::train::{TensorBatch, TrainContext};
-use anyhow::Result;
 use burn::module::{Flag, Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
@@ -118,7 +116,6 @@ pub fn meta_targets(
 /// `L_sup + w(t) * mean_i ||softmax(f(x_u))_i - y_u,i||^2` with meta-learned targets `y_u`.
 pub struct MetaSemi {
     config: Config,
-    align: Alignment,
 }
 
 impl MetaSemi {
@@ -126,7 +123,6 @@ impl MetaSemi {
     pub fn new(config: &Config) -> Self {
         Self {
             config: config.clone(),
-            align: Alignment::new(config),
         }
     }
 }
@@ -135,9 +131,9 @@ impl Method for MetaSemi {
     fn step(&mut self, ctx: &mut TrainContext, b: &TensorBatch, step: u64) -> Scalars {
         let c = &self.config.metasemi;
         let lr = ctx.student.stepper.schedule.at(step);
-        let (align, prior) = (&mut self.align, &ctx.class_prior);
+        let align = &mut ctx.align;
         let meta = meta_targets(&ctx.student.model, b, &b.x_uw, c.epsilon, lr, |logits| {
-            align.targets(&logits, prior)
+            align.targets(&logits)
         });
         let x_u = if c.view == "strong" { &b.x_us } else { &b.x_uw };
         let nl = b.num_labeled();
@@ -154,7 +150,7 @@ impl Method for MetaSemi {
         let weight = ramp_weight(c.weight, step, c.ramp_steps);
         let total = sup.clone() + consistency.clone().mul_scalar(weight);
         let lr_used = ctx.student.update(&total, step);
-        let mut out = vec![
+        vec![
             ("loss/sup", Scalar::tensor(sup)),
             ("loss/consistency", Scalar::tensor(consistency)),
             ("loss/total", Scalar::tensor(total)),
@@ -162,21 +158,7 @@ impl Method for MetaSemi {
             ("metasemi/grad_norm", Scalar::Value(meta.grad_norm)),
             ("metasemi/target_shift", Scalar::tensor(meta.shift)),
             ("lr/student", Scalar::Value(lr_used)),
-        ];
-        self.align.log(&ctx.class_prior, &mut out);
-        out
-    }
-
-    fn save_state(&self) -> serde_json::Value {
-        self.align.save_state()
-    }
-
-    fn load_state(
-        &mut self,
-        state: &serde_json::Value,
-        _device: &burn::tensor::Device,
-    ) -> Result<()> {
-        self.align.load_state(state)
+        ]
     }
 }
 

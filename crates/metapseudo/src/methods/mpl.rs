@@ -1,6 +1,5 @@
 //! Meta Pseudo Labels (Pham et al., CVPR 2021), first-order form of ALGORITHMS.md section 4.
 
-use super::align::{Alignment, merge_states};
 use super::common::{UdaTerms, forward_three};
 use super::{Method, Scalar, Scalars};
 use crate::config::Config;
@@ -193,7 +192,6 @@ pub struct Mpl {
     config: Config,
     target: StudentTarget,
     feedback: Feedback,
-    align: Alignment,
 }
 
 impl Mpl {
@@ -203,7 +201,6 @@ impl Mpl {
             config: config.clone(),
             target: StudentTarget::from_config(config),
             feedback: Feedback::new(config),
-            align: Alignment::new(config),
         }
     }
 }
@@ -221,7 +218,7 @@ impl Mpl {
         let ls = self.config.train.label_smoothing;
         let teacher = ctx.teacher.as_mut().expect("MPL runs with a teacher");
         let t = forward_three(&teacher.model, teacher_in);
-        let weak_targets = self.align.targets(&t.weak, &ctx.class_prior);
+        let weak_targets = ctx.align.targets(&t.weak);
         let uda = UdaTerms::new(&t, &weak_targets, teacher_in, &self.config, step);
 
         let nl = b.num_labeled();
@@ -251,7 +248,6 @@ impl Mpl {
         self.feedback.log(&fb, old, new, &mut out);
         out.push(("lr/teacher", Scalar::Value(lr_teacher)));
         out.push(("lr/student", Scalar::Value(lr_student)));
-        self.align.log(&ctx.class_prior, &mut out);
         out
     }
 }
@@ -262,7 +258,7 @@ impl Method for Mpl {
     }
 
     fn save_state(&self) -> serde_json::Value {
-        merge_states(self.feedback.save_state(), self.align.save_state())
+        self.feedback.save_state()
     }
 
     fn load_state(
@@ -270,8 +266,7 @@ impl Method for Mpl {
         state: &serde_json::Value,
         device: &burn::tensor::Device,
     ) -> Result<()> {
-        self.feedback.load_state(state, device)?;
-        self.align.load_state(state)
+        self.feedback.load_state(state, device)
     }
 }
 

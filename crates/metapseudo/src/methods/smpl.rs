@@ -1,6 +1,5 @@
 //! Self Meta Pseudo Labels (Ng & Wang, 2022): one network in both roles, two steps per batch.
 
-use super::align::{Alignment, merge_states};
 use super::common::{UdaTerms, forward_three};
 use super::mpl::{Feedback, teacher_objective};
 use super::{Method, Scalar, Scalars};
@@ -15,7 +14,6 @@ use anyhow::Result;
 pub struct Smpl {
     config: Config,
     feedback: Feedback,
-    align: Alignment,
 }
 
 impl Smpl {
@@ -24,7 +22,6 @@ impl Smpl {
         Self {
             config: config.clone(),
             feedback: Feedback::new(config),
-            align: Alignment::new(config),
         }
     }
 }
@@ -33,13 +30,13 @@ impl Method for Smpl {
     fn step(&mut self, ctx: &mut TrainContext, b: &TensorBatch, step: u64) -> Scalars {
         let v = forward_three(&ctx.student.model, b);
         let old = b.supervised_loss(v.labeled.detach(), 0.0);
-        let pseudo = argmax(self.align.targets(&v.weak, &ctx.class_prior));
+        let pseudo = argmax(ctx.align.targets(&v.weak));
         let step1_loss = cross_entropy(v.strong, pseudo, 0.0);
         let lr1 = ctx.student.update(&step1_loss, step);
 
         let v2 = forward_three(&ctx.student.model, b);
         let new = b.supervised_loss(v2.labeled.clone().detach(), 0.0);
-        let weak_targets = self.align.apply(&v2.weak, &ctx.class_prior);
+        let weak_targets = ctx.align.apply(&v2.weak);
         let uda = UdaTerms::new(&v2, &weak_targets, b, &self.config, step);
         let fb = self.feedback.signal(old.clone(), new.clone());
         let mpl = cross_entropy(v2.strong.clone(), argmax(v2.strong.clone().detach()), 0.0);
@@ -60,12 +57,11 @@ impl Method for Smpl {
         self.feedback.log(&fb, old, new, &mut out);
         out.push(("lr/student", Scalar::Value(lr1)));
         out.push(("lr/teacher", Scalar::Value(lr2)));
-        self.align.log(&ctx.class_prior, &mut out);
         out
     }
 
     fn save_state(&self) -> serde_json::Value {
-        merge_states(self.feedback.save_state(), self.align.save_state())
+        self.feedback.save_state()
     }
 
     fn load_state(
@@ -73,7 +69,6 @@ impl Method for Smpl {
         state: &serde_json::Value,
         device: &burn::tensor::Device,
     ) -> Result<()> {
-        self.feedback.load_state(state, device)?;
-        self.align.load_state(state)
+        self.feedback.load_state(state, device)
     }
 }

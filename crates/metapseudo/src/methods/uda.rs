@@ -1,16 +1,13 @@
 //! Unsupervised Data Augmentation as a method of its own (one model).
 
-use super::align::Alignment;
 use super::common::{UdaTerms, forward_three};
 use super::{Method, Scalar, Scalars};
 use crate::config::Config;
 use crate::train::{TensorBatch, TrainContext};
-use anyhow::Result;
 
 /// `CE_ls(f(x_l), y) + w(t) * L_uda` on one model.
 pub struct Uda {
     config: Config,
-    align: Alignment,
 }
 
 impl Uda {
@@ -18,7 +15,6 @@ impl Uda {
     pub fn new(config: &Config) -> Self {
         Self {
             config: config.clone(),
-            align: Alignment::new(config),
         }
     }
 }
@@ -26,7 +22,7 @@ impl Uda {
 impl Method for Uda {
     fn step(&mut self, ctx: &mut TrainContext, b: &TensorBatch, step: u64) -> Scalars {
         let v = forward_three(&ctx.student.model, b);
-        let targets = self.align.targets(&v.weak, &ctx.class_prior);
+        let targets = ctx.align.targets(&v.weak);
         let terms = UdaTerms::new(&v, &targets, b, &self.config, step);
         let total = terms.total();
         let lr = ctx.student.update(&total, step);
@@ -34,19 +30,6 @@ impl Method for Uda {
         terms.log(&mut out, "loss/sup", "loss/uda");
         out.push(("loss/total", Scalar::tensor(total)));
         out.push(("lr/student", Scalar::Value(lr)));
-        self.align.log(&ctx.class_prior, &mut out);
         out
-    }
-
-    fn save_state(&self) -> serde_json::Value {
-        self.align.save_state()
-    }
-
-    fn load_state(
-        &mut self,
-        state: &serde_json::Value,
-        _device: &burn::tensor::Device,
-    ) -> Result<()> {
-        self.align.load_state(state)
     }
 }

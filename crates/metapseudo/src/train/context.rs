@@ -1,6 +1,7 @@
 //! The shared training context every method steps over: models, optimisers and schedules.
 
 use crate::losses::{cross_entropy, smoothed_one_hot, soft_cross_entropy};
+use crate::methods::align::Alignment;
 use crate::models::Network;
 use crate::optim::{Schedule, Sgd};
 use burn::module::Module;
@@ -57,9 +58,9 @@ pub struct TrainContext {
     pub self_teacher: Option<Stepper>,
     /// Number of classes.
     pub num_classes: usize,
-    /// Frequency of each class among the labeled samples: the distribution that
-    /// `train.align_decay` aligns unlabeled targets to (uniform until a split sets it).
-    pub class_prior: Vec<f32>,
+    /// Distribution alignment of the unlabeled targets (`train.align_decay`; off by default):
+    /// kept here, not in a method, so that the loop logs and checkpoints it once.
+    pub align: Alignment,
 }
 
 /// One batch on the device.

@@ -11,6 +11,7 @@ use super::progress::Progress;
 use super::run::{RunData, RunDir, Summary};
 use crate::config::Config;
 use crate::io::{TensorFile, write_atomic};
+use crate::methods::align::Alignment;
 use crate::methods::reduced_mpl::TeacherLogits;
 use crate::methods::{self, Method};
 use crate::models::reduced::ReducedTeacher;
@@ -180,7 +181,10 @@ pub fn build_context(config: &Config, shape: &ModelShape, device: &Device) -> Re
         teacher,
         self_teacher,
         num_classes: shape.num_classes,
-        class_prior: vec![1.0 / shape.num_classes as f32; shape.num_classes],
+        align: Alignment::new(
+            config,
+            vec![1.0 / shape.num_classes as f32; shape.num_classes],
+        ),
     })
 }
 
@@ -202,7 +206,7 @@ impl Session {
             num_classes: data.dataset.num_classes(),
         };
         let mut ctx = build_context(config, &shape, &device)?;
-        ctx.class_prior = labeled_frequencies(&data.split.labeled_per_class);
+        ctx.align = Alignment::new(config, labeled_frequencies(&data.split.labeled_per_class));
         let ema = (config.train.ema_decay > 0.0)
             .then(|| Ema::new(&ctx.student.model, config.train.ema_decay));
         let pipeline = batch_stream(config, &data)?;
@@ -277,6 +281,7 @@ impl Session {
             .next_u64();
         self.device.seed(dropout_seed);
         let mut scalars = self.method.step(&mut self.ctx, &tb, self.step);
+        self.ctx.align.log(&mut scalars);
         if self.swap_every.is_some() {
             let role = if self.swapped { 1.0 } else { 0.0 };
             scalars.push(("mpl/roles_swapped", methods::Scalar::Value(role)));

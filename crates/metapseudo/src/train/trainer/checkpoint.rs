@@ -24,6 +24,9 @@ struct CheckpointState {
     elapsed_seconds: f64,
     #[serde(default)]
     best: Option<BestRecord>,
+    /// Distribution alignment's running mean (absent in checkpoints written before it).
+    #[serde(default)]
+    align: serde_json::Value,
 }
 
 impl Session {
@@ -57,6 +60,7 @@ impl Session {
             metrics_bytes,
             elapsed_seconds,
             best: self.best.as_ref().map(|b| b.record),
+            align: self.ctx.align.save_state(),
         };
         f.metadata.insert("format".into(), CHECKPOINT_FORMAT.into());
         f.metadata
@@ -112,6 +116,7 @@ impl Session {
         };
         self.pipeline.restore(&state.pipeline);
         self.method.load_state(&state.method, &self.device)?;
+        self.ctx.align.load_state(&state.align)?;
         self.step = state.step;
         self.set_roles();
         self.elapsed_before = state.elapsed_seconds;
