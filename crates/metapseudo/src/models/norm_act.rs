@@ -15,7 +15,7 @@
 //! norm gradient); with running statistics (validation mode) the normalisation is an affine map
 //! per channel.
 
-use super::conv::{dims4, f32_only, f32_values, flex_tensor};
+use super::conv::{dims4, f32_only, f32_values, flex_tensor, par_chunks_written};
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -249,6 +249,7 @@ impl<C: CheckpointStrategy> NormActBackend for Autodiff<Flex, C> {
 /// The fused kernels on `[B, C, N]` maps (N = H * W), parallel over channels or planes.
 mod kernels {
     use super::*;
+    use std::mem::MaybeUninit;
 
     /// The two sums of `f(x[i], y[i])` over a plane, in 16 f32 lanes each, added up in f64.
     #[inline]
@@ -320,21 +321,21 @@ mod kernels {
     /// `act(x * scale[c] + shift[c])` for every element of `x` `[B, C, n]`.
     pub fn forward(x: &[f32], scale: &[f32], shift: &[f32], slope: f32, n: usize) -> Vec<f32> {
         let channels = scale.len();
-        let mut out: Vec<f32> = Vec::with_capacity(x.len());
-        out.spare_capacity_mut()
-            .par_chunks_mut(n.max(1))
-            .zip(x.par_chunks(n.max(1)))
-            .enumerate()
-            .for_each(|(p, (o, xs))| {
-                let (a, b) = (scale[p % channels], shift[p % channels]);
-                for (o, &xi) in o.iter_mut().zip(xs) {
-                    let z = xi * a + b;
-                    o.write(z * slope_at(z, slope));
-                }
-            });
-        // SAFETY: every element was written above (the chunks cover the buffer).
-        unsafe { out.set_len(x.len()) };
-        out
+        let write = |p: usize, o: &mut [MaybeUninit<f32>]| {
+            let (a, b) = (scale[p % channels], shift[p % channels]);
+            for (o, &xi) in o.iter_mut().zip(plane(x, p, n)) {
+                let z = xi * a + b;
+                o.write(z * slope_at(z, slope));
+            }
+        };
+        // SAFETY: each plane of the output is written from the same plane of `x`.
+        unsafe { par_chunks_written(x.len(), n, write) }
+    }
+
+    /// Plane `p` (`n` values, fewer for a short last one) of a `[planes, n]` map.
+    fn plane(x: &[f32], p: usize, n: usize) -> &[f32] {
+        let n = n.max(1);
+        &x[p * n..x.len().min((p + 1) * n)]
     }
 
     /// Per-channel sums of the activation's input gradient `g'`, plain and times the centred
@@ -389,23 +390,17 @@ mod kernels {
                 }
             })
             .collect();
-        let mut out: Vec<f32> = Vec::with_capacity(x.len());
-        out.spare_capacity_mut()
-            .par_chunks_mut(n.max(1))
-            .zip(x.par_chunks(n.max(1)).zip(g.par_chunks(n.max(1))))
-            .enumerate()
-            .for_each(|(p, (o, (xs, gs)))| {
-                let c = p % channels;
-                let [k, u, v] = coefficients[c];
-                let (a, b, m) = (affine.scale[c], affine.shift[c], affine.mean[c]);
-                for ((o, &xi), &gi) in o.iter_mut().zip(xs).zip(gs) {
-                    let gp = gi * slope_at(xi * a + b, slope);
-                    o.write(k * gp + u * (xi - m) + v);
-                }
-            });
-        // SAFETY: every element was written above (the chunks cover the buffer).
-        unsafe { out.set_len(x.len()) };
-        out
+        let write = |p: usize, o: &mut [MaybeUninit<f32>]| {
+            let c = p % channels;
+            let [k, u, v] = coefficients[c];
+            let (a, b, m) = (affine.scale[c], affine.shift[c], affine.mean[c]);
+            for ((o, &xi), &gi) in o.iter_mut().zip(plane(x, p, n)).zip(plane(g, p, n)) {
+                let gp = gi * slope_at(xi * a + b, slope);
+                o.write(k * gp + u * (xi - m) + v);
+            }
+        };
+        // SAFETY: each plane of the output is written from the same planes of `x` and `g`.
+        unsafe { par_chunks_written(x.len(), n, write) }
     }
 }
 

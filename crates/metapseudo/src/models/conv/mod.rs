@@ -313,6 +313,27 @@ pub(crate) fn flex_tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
+/// A `len`-element output written in parallel, chunk by chunk, without clearing it first:
+/// `write(i, out)` gets chunk `i` (`chunk` elements; the last may be shorter).
+///
+/// # Safety
+/// `write` must write every element of every chunk it is given.
+pub(crate) unsafe fn par_chunks_written(
+    len: usize,
+    chunk: usize,
+    write: impl Fn(usize, &mut [std::mem::MaybeUninit<f32>]) + Sync + Send,
+) -> Vec<f32> {
+    use rayon::prelude::*;
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(chunk.max(1))
+        .enumerate()
+        .for_each(|(i, o)| write(i, o));
+    // SAFETY: the chunks cover the `len` elements, and the caller's `write` wrote each.
+    unsafe { out.set_len(len) };
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@
 
 use super::direct::{self, GradShape, Tap, TapMasks};
 use super::kernels::Geometry;
+use super::par_chunks_written;
 
 /// Whether `g` (the input's geometry, kernel 3) is a stride-2 3x3 convolution these kernels
 /// take forward (even map, output channels a multiple of 8).
@@ -72,55 +73,42 @@ fn stacked_plan(g: &Geometry) -> TapMasks {
 /// channels `(2a + b) * c ..`. One task per image.
 fn phases(x: &[f32], batch: usize, c: usize, h: usize, w: usize) -> Vec<f32> {
     let (hh, wh) = (h / 2, w / 2);
-    let mut out: Vec<f32> = Vec::with_capacity(x.len());
-    use rayon::prelude::*;
-    out.spare_capacity_mut()
-        .par_chunks_mut(4 * c * hh * wh)
-        .zip(x.par_chunks(c * h * w))
-        .take(batch)
-        .for_each(|(image_out, image)| {
-            for (p, phase) in image_out.chunks_mut(c * hh * wh).enumerate() {
-                let (a, b) = (p / 2, p % 2);
-                for (dst, src) in phase.chunks_mut(hh * wh).zip(image.chunks(h * w)) {
-                    for (y, drow) in dst.chunks_mut(wh).enumerate() {
-                        let row = &src[(2 * y + a) * w..][..w];
-                        for (xo, d) in drow.iter_mut().enumerate() {
-                            d.write(row[2 * xo + b]);
-                        }
+    let write = |n: usize, image_out: &mut [std::mem::MaybeUninit<f32>]| {
+        let image = &x[n * c * h * w..][..c * h * w];
+        for (p, phase) in image_out.chunks_mut(c * hh * wh).enumerate() {
+            let (a, b) = (p / 2, p % 2);
+            for (dst, src) in phase.chunks_mut(hh * wh).zip(image.chunks(h * w)) {
+                for (y, drow) in dst.chunks_mut(wh).enumerate() {
+                    let row = &src[(2 * y + a) * w..][..w];
+                    for (xo, d) in drow.iter_mut().enumerate() {
+                        d.write(row[2 * xo + b]);
                     }
                 }
             }
-        });
-    // SAFETY: the loops above wrote every element (each phase of each image channel).
-    unsafe { out.set_len(x.len()) };
-    out
+        }
+    };
+    // SAFETY: `write` fills every element of its image (each phase of each channel).
+    unsafe { par_chunks_written(batch * c * h * w, 4 * c * hh * wh, write) }
 }
 
 /// `[batch, c, h, w]` from the four phase maps `[batch, c, h / 2, w / 2]` (phase `2a + b` at
 /// index `2a + b`): the inverse of [`phases`]. One task per image channel.
 fn interleave(parts: &[Vec<f32>; 4], batch: usize, c: usize, h: usize, w: usize) -> Vec<f32> {
     let (hh, wh) = (h / 2, w / 2);
-    let len = batch * c * h * w;
-    let mut out: Vec<f32> = Vec::with_capacity(len);
-    use rayon::prelude::*;
-    out.spare_capacity_mut()
-        .par_chunks_mut(h * w)
-        .enumerate()
-        .for_each(|(nc, dst)| {
-            for (p, part) in parts.iter().enumerate() {
-                let (a, b) = (p / 2, p % 2);
-                let src = &part[nc * hh * wh..][..hh * wh];
-                for (y, srow) in src.chunks(wh).enumerate() {
-                    let row = &mut dst[(2 * y + a) * w..][..w];
-                    for (xo, &v) in srow.iter().enumerate() {
-                        row[2 * xo + b].write(v);
-                    }
+    let write = |nc: usize, dst: &mut [std::mem::MaybeUninit<f32>]| {
+        for (p, part) in parts.iter().enumerate() {
+            let (a, b) = (p / 2, p % 2);
+            let src = &part[nc * hh * wh..][..hh * wh];
+            for (y, srow) in src.chunks(wh).enumerate() {
+                let row = &mut dst[(2 * y + a) * w..][..w];
+                for (xo, &v) in srow.iter().enumerate() {
+                    row[2 * xo + b].write(v);
                 }
             }
-        });
-    // SAFETY: the four phases together wrote every pixel of every image channel.
-    unsafe { out.set_len(len) };
-    out
+        }
+    };
+    // SAFETY: the four phases together write every pixel of the image channel.
+    unsafe { par_chunks_written(batch * c * h * w, h * w, write) }
 }
 
 /// Forward: `[batch, cout, h / 2, w / 2]` from the input `[batch, cin, h, w]` and the kernel
