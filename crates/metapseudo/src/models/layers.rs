@@ -255,13 +255,12 @@ pub const LEAKY_SLOPE: f64 = 0.1;
 /// outside the graph: its backward is one multiplication. Burn's `leaky_relu` goes through
 /// `mask_where` forward and backward, which made it 7x slower on flex (see BENCHMARKS.md).
 pub fn leaky(x: Tensor<4>) -> Tensor<4> {
-    const SLOPE: f64 = LEAKY_SLOPE;
     let plain = x.clone().inner();
     let slope = plain
         .greater_elem(0.0)
         .float()
-        .mul_scalar(1.0 - SLOPE)
-        .add_scalar(SLOPE);
+        .mul_scalar(1.0 - LEAKY_SLOPE)
+        .add_scalar(LEAKY_SLOPE);
     let slope = if x.is_autodiff() {
         Tensor::from_inner(slope)
     } else {
