@@ -5,8 +5,8 @@
 //! With the input laid out as `[batch, h + 2, w + 2, cin]` (a zero border for the padding), the
 //! 16 input channels a vector holds at any pixel are one contiguous load, whatever the tap, and
 //! no position needs a mask. (Aligning the copy to 64 bytes, so that no load straddles two cache
-//! lines, made no difference that could be measured on this host.) A tile of 4 output channels x 3 horizontal taps x 32 input channels
-//! (24 accumulators) walks an image's positions for one kernel row `dy`: at each position it
+//! lines, made no difference that could be measured on this host.) A tile of 4 output channels
+//! x 3 horizontal taps x 32 input channels (24 accumulators) walks an image's positions for one kernel row `dy`: at each position it
 //! broadcasts the 4 output-gradient values and multiplies them with the input at the three
 //! horizontal taps, which slide along the line (each position loads only the 32 channels of
 //! one new pixel).
@@ -16,7 +16,7 @@
 //! the number of threads.
 
 use super::direct;
-use super::kernels::{Geometry, SharedMut};
+use super::kernels::Geometry;
 
 /// Floats in one AVX-512 vector.
 const LANES: usize = 16;
@@ -97,19 +97,19 @@ pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
         });
     // dW[o][i][t] = sum over chunks, in order, of partial[chunk][o][t][i].
     let mut dw = vec![0.0f32; g.cout * g.cin * 9];
-    let dst = SharedMut(dw.as_mut_ptr());
-    (0..g.cout).into_par_iter().for_each(|o| {
-        for t in 0..9 {
-            for i in 0..g.cin {
-                let mut s = 0.0f32;
-                for chunk in 0..chunks {
-                    s += partial[((chunk * g.cout + o) * 9 + t) * g.cin + i];
+    dw.par_chunks_mut(g.cin * 9)
+        .enumerate()
+        .for_each(|(o, dw_o)| {
+            for t in 0..9 {
+                for i in 0..g.cin {
+                    let mut s = 0.0f32;
+                    for chunk in 0..chunks {
+                        s += partial[((chunk * g.cout + o) * 9 + t) * g.cin + i];
+                    }
+                    dw_o[i * 9 + t] = s;
                 }
-                // SAFETY: this task alone writes output channel `o`.
-                unsafe { *dst.add((o * g.cin + i) * 9 + t) = s };
             }
-        }
-    });
+        });
     dw
 }
 
