@@ -196,6 +196,7 @@ fn kernel_shapes() {
             time(&name("channels-last weight gradient"), 10, || {
                 first(channels_last::weight_grad(&x, &r, &g))
             });
+            // The direct kernel again after it: on a noisy host, only alternated rounds compare.
             time(&name("direct weight gradient"), 10, || {
                 first(direct::weight_grad(&x, &r, &g))
             });
