@@ -5,6 +5,11 @@ mod common;
 use metapseudo::train::run::{RunDir, Summary};
 
 fn run(method: &str, extra: &[&str]) -> Summary {
+    run_with_metrics(method, extra).0
+}
+
+/// The run's summary and its `metrics.jsonl`.
+fn run_with_metrics(method: &str, extra: &[&str]) -> (Summary, String) {
     let mut sets = vec![format!("method={method}"), "train.steps=1500".into()];
     sets.extend(extra.iter().map(|s| s.to_string()));
     let config = common::config_with(None, &sets);
@@ -15,8 +20,9 @@ fn run(method: &str, extra: &[&str]) -> Summary {
             dir: dir.join("run"),
         },
     );
+    let metrics = std::fs::read_to_string(dir.join("run/metrics.jsonl")).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
-    summary
+    (summary, metrics)
 }
 
 #[test]
@@ -56,6 +62,53 @@ fn smpl_follows_the_moons() {
     let s = run("smpl", &[]);
     assert!(s.accuracy > 0.9, "smpl: {}", s.accuracy);
     assert!(!s.models.contains_key("teacher"));
+}
+
+#[test]
+fn smpl_with_a_confidence_threshold_masks_its_first_step_and_learns() {
+    let (s, metrics) = run_with_metrics("smpl", &["smpl.threshold=0.9"]);
+    assert!(s.accuracy > 0.9, "smpl, threshold 0.9: {}", s.accuracy);
+    let ratios: Vec<f64> = metrics
+        .lines()
+        .filter_map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).ok()?["smpl/mask_ratio"].as_f64()
+        })
+        .collect();
+    assert!(!ratios.is_empty(), "smpl/mask_ratio is logged");
+    // Unsure at first, so the mask drops pseudo labels; confident later, so it keeps some.
+    let (min, max) = ratios
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+    assert!(min < 0.5 && max > 0.5, "mask ratios from {min} to {max}");
+}
+
+#[test]
+fn metasemi_target_step_is_the_learning_rate_or_its_own() {
+    let logged = |metrics: &str, key: &str| -> Vec<f64> {
+        metrics
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?[key].as_f64())
+            .collect()
+    };
+    let (_, spec) = run_with_metrics("metasemi", &["train.steps=30"]);
+    let (steps, lrs) = (
+        logged(&spec, "metasemi/target_lr"),
+        logged(&spec, "lr/student"),
+    );
+    assert!(!steps.is_empty() && steps == lrs, "{steps:?} vs {lrs:?}");
+    let (_, fixed) = run_with_metrics("metasemi", &["train.steps=30", "metasemi.target_lr=5"]);
+    let steps = logged(&fixed, "metasemi/target_lr");
+    assert!(
+        !steps.is_empty() && steps.iter().all(|&s| s == 5.0),
+        "{steps:?}"
+    );
+    // A larger step moves the targets further from the predictions.
+    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+    let (small, large) = (
+        mean(logged(&spec, "metasemi/target_shift")),
+        mean(logged(&fixed, "metasemi/target_shift")),
+    );
+    assert!(large > 2.0 * small, "shift {small} with lr, {large} with 5");
 }
 
 #[test]

@@ -233,6 +233,10 @@ mod tests {
         assert!(e.contains("invalid configuration"), "{e}");
         let e = bad(&["mpl.sign=up"]);
         assert!(e.contains("mpl.sign") && e.contains("old-minus-new"), "{e}");
+        let e = bad(&["metasemi.target_lr=-1"]);
+        assert!(e.contains("metasemi.target_lr"), "{e}");
+        let e = bad(&["smpl.threshold=1.5"]);
+        assert!(e.contains("smpl.threshold") && e.contains("[0, 1]"), "{e}");
         let e = bad(&["student_optim.schedule=step"]);
         assert!(e.contains("student_optim.decay_at"), "{e}");
         let e = bad(&[

@@ -38,6 +38,8 @@ pub struct Config {
     pub student_optim: OptimConfig,
     /// Meta Pseudo Labels options (also used by SMPL).
     pub mpl: MplConfig,
+    /// Self Meta Pseudo Labels options of its own (the rest it shares with MPL).
+    pub smpl: SmplConfig,
     /// UDA consistency options (the teacher's own loss inside MPL, and the `uda` method).
     pub uda: UdaConfig,
     /// Threshold pseudo-labelling options.
@@ -271,6 +273,16 @@ pub struct MplConfig {
     pub role_swap: String,
 }
 
+/// SMPL options.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmplConfig {
+    /// Confidence (softmax of the weak view) a pseudo label of the first step needs; the
+    /// others are masked out of its loss, averaged over the whole batch as FixMatch. 0 (the
+    /// paper) keeps every pseudo label.
+    pub threshold: f64,
+}
+
 /// UDA options.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -311,6 +323,9 @@ pub struct MetasemiConfig {
     /// Which unlabeled view the targets and the consistency loss use: `weak` (one view for
     /// both, as the paper) or `strong` (targets on the weak view, loss on the strong one).
     pub view: String,
+    /// The step `lr` of the target update `y_u - lr * d`: 0 (the spec) takes the model's
+    /// learning rate at that step; a positive value is a fixed step of its own.
+    pub target_lr: f64,
 }
 
 impl Default for MetasemiConfig {
@@ -320,6 +335,7 @@ impl Default for MetasemiConfig {
             weight: 1.0,
             ramp_steps: 0,
             view: "weak".into(),
+            target_lr: 0.0,
         }
     }
 }
@@ -431,6 +447,7 @@ impl Default for Config {
             teacher_optim: OptimConfig::default(),
             student_optim: OptimConfig::reference_student(),
             mpl: MplConfig::default(),
+            smpl: SmplConfig::default(),
             uda: UdaConfig::default(),
             pseudo_label: PseudoLabelConfig::default(),
             metasemi: MetasemiConfig::default(),
@@ -665,6 +682,16 @@ impl Config {
             "at least 0",
         )?;
         positive("data.prefetch", self.data.prefetch > 0, "at least 1")?;
+        positive(
+            "metasemi.target_lr",
+            self.metasemi.target_lr >= 0.0 && self.metasemi.target_lr.is_finite(),
+            "at least 0 (0: the model's learning rate)",
+        )?;
+        positive(
+            "smpl.threshold",
+            (0.0..=1.0).contains(&self.smpl.threshold),
+            "in [0, 1]",
+        )?;
         one_of(
             "model.activation",
             &self.model.activation,

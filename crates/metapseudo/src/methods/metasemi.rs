@@ -130,7 +130,11 @@ impl MetaSemi {
 impl Method for MetaSemi {
     fn step(&mut self, ctx: &mut TrainContext, b: &TensorBatch, step: u64) -> Scalars {
         let c = &self.config.metasemi;
-        let lr = ctx.student.stepper.schedule.at(step);
+        let lr = if c.target_lr > 0.0 {
+            c.target_lr
+        } else {
+            ctx.student.stepper.schedule.at(step)
+        };
         let align = &mut ctx.align;
         let meta = meta_targets(&ctx.student.model, b, &b.x_uw, c.epsilon, lr, |logits| {
             align.targets(&logits)
@@ -157,6 +161,7 @@ impl Method for MetaSemi {
             ("metasemi/weight", Scalar::Value(weight)),
             ("metasemi/grad_norm", Scalar::Value(meta.grad_norm)),
             ("metasemi/target_shift", Scalar::tensor(meta.shift)),
+            ("metasemi/target_lr", Scalar::Value(lr)),
             ("lr/student", Scalar::Value(lr_used)),
         ]
     }

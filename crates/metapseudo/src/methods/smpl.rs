@@ -4,11 +4,12 @@ use super::common::{UdaTerms, forward_three};
 use super::mpl::{Feedback, teacher_objective};
 use super::{Method, Scalar, Scalars};
 use crate::config::Config;
-use crate::losses::{argmax, cross_entropy};
+use crate::losses::{argmax, cross_entropy, pseudo_label_loss};
 use crate::train::{TensorBatch, TrainContext};
 use anyhow::Result;
 
-/// Step 1 learns from the model's own hard pseudo labels (student optimiser, `eta1`); step 2,
+/// Step 1 learns from the model's own hard pseudo labels (student optimiser, `eta1`; with
+/// `smpl.threshold`, only the confident ones); step 2,
 /// with fresh gradients, applies the teacher's loss with the MPL feedback to the updated
 /// weights (teacher optimiser, `eta2`).
 pub struct Smpl {
@@ -30,8 +31,14 @@ impl Method for Smpl {
     fn step(&mut self, ctx: &mut TrainContext, b: &TensorBatch, step: u64) -> Scalars {
         let v = forward_three(&ctx.student.model, b);
         let old = b.supervised_loss(v.labeled.detach(), 0.0);
-        let pseudo = argmax(ctx.align.targets(&v.weak));
-        let step1_loss = cross_entropy(v.strong, pseudo, 0.0);
+        let targets = ctx.align.targets(&v.weak);
+        let threshold = self.config.smpl.threshold;
+        let (step1_loss, mask_ratio) = if threshold > 0.0 {
+            let masked = pseudo_label_loss(targets, v.strong, threshold);
+            (masked.loss, Some(masked.mask_ratio))
+        } else {
+            (cross_entropy(v.strong, argmax(targets), 0.0), None)
+        };
         let lr1 = ctx.student.update(&step1_loss, step);
 
         let v2 = forward_three(&ctx.student.model, b);
@@ -50,6 +57,9 @@ impl Method for Smpl {
 
         let mut out = Scalars::new();
         out.push(("loss/step1", Scalar::tensor(step1_loss)));
+        if let Some(ratio) = mask_ratio {
+            out.push(("smpl/mask_ratio", Scalar::tensor(ratio)));
+        }
         uda.log(&mut out, "loss/sup", "loss/uda");
         out.push(("loss/mpl", Scalar::tensor(mpl_loss)));
         out.push(("loss/mpl_ce", Scalar::tensor(mpl)));
