@@ -52,6 +52,21 @@ impl ModelEval {
     }
 }
 
+impl ModelEval {
+    /// The class predicted least often relative to how often it occurs, with that ratio
+    /// (predictions of the class over its samples); classes without samples are skipped.
+    /// Self-training drains the class it is least sure of, and this shows it.
+    pub fn least_predicted(&self) -> Option<(usize, f64)> {
+        (0..self.confusion.len())
+            .filter_map(|c| {
+                let occurs: u64 = self.confusion[c].iter().sum();
+                let predicted: u64 = self.confusion.iter().map(|row| row[c]).sum();
+                (occurs > 0).then(|| (c, predicted as f64 / occurs as f64))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+    }
+}
+
 /// Examples with the normalisation the model was trained with.
 #[derive(Clone, Copy)]
 pub struct EvalInputs<'a> {
@@ -159,5 +174,7 @@ mod tests {
         assert_eq!(e.confusion[0], vec![2, 1, 0, 0]);
         assert_eq!(e.per_class_accuracy, vec![2.0 / 3.0, 1.0, 1.0, 0.0]);
         assert_eq!(argmax_row(&[0.1, 3.0, -1.0]), 1);
+        // Class 0 occurs 3 times and is predicted twice; class 3 never occurs.
+        assert_eq!(e.least_predicted(), Some((0, 2.0 / 3.0)));
     }
 }

@@ -34,12 +34,14 @@ fn group_title(prefix: &str) -> String {
         "uda" => "UDA: mask ratio and weight".into(),
         "lr" => "Learning rates".into(),
         "eval" => "Test accuracy".into(),
+        "eval-other" => "Validation loss and prediction balance (least predicted ratio)".into(),
         other => other.to_string(),
     }
 }
 
 /// The logged scalars as chart series, grouped by prefix (`loss/`, `mpl/`, ...); accuracies
-/// `eval/<model>/accuracy` become one series per model.
+/// `eval/<model>/accuracy` become one series per model, and the other `eval/` scalars (the
+/// validation loss, each model's least predicted ratio) a group of their own.
 pub fn curve_groups(metrics: &[super::MetricsLine]) -> BTreeMap<String, Vec<Series>> {
     let mut by_name: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for line in metrics {
@@ -55,11 +57,12 @@ pub fn curve_groups(metrics: &[super::MetricsLine]) -> BTreeMap<String, Vec<Seri
     let mut groups: BTreeMap<String, Vec<Series>> = BTreeMap::new();
     for (name, points) in by_name {
         let (prefix, rest) = name.split_once('/').unwrap_or(("other", name.as_str()));
-        let label = match prefix {
-            "eval" => rest.split('/').next().unwrap_or(rest).to_string(),
-            _ => name.clone(),
+        let (group, label) = match (prefix, rest.strip_suffix("/accuracy")) {
+            ("eval", Some(model)) => (prefix, model.to_string()),
+            ("eval", None) => ("eval-other", rest.to_string()),
+            _ => (prefix, name.clone()),
         };
-        groups.entry(prefix.to_string()).or_default().push(Series {
+        groups.entry(group.to_string()).or_default().push(Series {
             name: label,
             points,
         });
@@ -302,4 +305,33 @@ pub fn page(c: &ReportContent) -> Result<String> {
         escape(&c.config_toml)
     );
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::metrics::MetricsLine;
+
+    #[test]
+    fn accuracies_chart_apart_from_the_other_eval_scalars() {
+        let values = [
+            ("eval/ema/accuracy", 0.7),
+            ("eval/student/accuracy", 0.69),
+            ("eval/ema/least_predicted_ratio", 0.4),
+            ("eval/validation/loss", 1.2),
+            ("loss/sup", 0.9),
+        ];
+        let line = MetricsLine {
+            step: 10,
+            values: values.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        };
+        let groups = curve_groups(&[line]);
+        let names = |g: &str| -> Vec<String> { groups[g].iter().map(|s| s.name.clone()).collect() };
+        assert_eq!(names("eval"), ["ema", "student"]);
+        assert_eq!(
+            names("eval-other"),
+            ["ema/least_predicted_ratio", "validation/loss"]
+        );
+        assert_eq!(names("loss"), ["loss/sup"]);
+    }
 }

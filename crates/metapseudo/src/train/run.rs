@@ -323,6 +323,9 @@ pub fn count_per_class(labels: &[Option<usize>], idx: &[usize], classes: usize) 
     per_class
 }
 
+/// Below this ratio of predictions to samples, the summary table warns of a drained class.
+pub const DRAINED_CLASS_RATIO: f64 = 0.5;
+
 /// `summary.json`: what a run achieved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -418,6 +421,19 @@ impl Summary {
         l
     }
 
+    /// A warning line when the reported model predicts some class less than half as often as
+    /// it occurs in the evaluation split.
+    pub fn drained_class_note(&self) -> Option<String> {
+        let (class, ratio) = self.models.get(&self.reported_model)?.least_predicted()?;
+        (ratio < DRAINED_CLASS_RATIO).then(|| {
+            let name = self.classes.get(class).map_or(class.to_string(), Clone::clone);
+            format!(
+                "note: the reported model ({}) predicts class '{name}' {ratio:.2} times as often as it occurs in the {} split; where the supervised baseline does not, self-training has drained that class (train.align_decay counters it)\n",
+                self.reported_model, self.eval_split
+            )
+        })
+    }
+
     /// A plain-text table of the evaluated models.
     pub fn table(&self) -> String {
         let mut s = format!(
@@ -438,6 +454,9 @@ impl Summary {
             };
             s.push_str(&format!("{name:<10} {:>8.2}%{mark}\n", 100.0 * m.accuracy));
         }
+        if let Some(note) = self.drained_class_note() {
+            s.push_str(&note);
+        }
         if let Some(f) = &self.finetune {
             s.push_str(&format!(
                 "finetune ({} steps from {}): {:.2}% -> {:.2}%; best step {} by validation {:.2}% -> {:.2}% on {} samples\n",
@@ -452,5 +471,43 @@ impl Summary {
             ));
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(pred: &[usize], truth: &[usize]) -> Summary {
+        let eval = ModelEval::from_predictions(pred, truth, 2);
+        Summary {
+            accuracy: eval.accuracy,
+            reported_model: "ema".into(),
+            models: BTreeMap::from([("ema".to_string(), eval)]),
+            method: "smpl".into(),
+            variant: String::new(),
+            data: "digits".into(),
+            eval_split: "test".into(),
+            labels: 2,
+            steps: 1,
+            seed: 1,
+            wall_seconds: 1.0,
+            classes: vec!["coat".into(), "shirt".into()],
+            test_size: truth.len(),
+            best: None,
+            finetune: None,
+        }
+    }
+
+    #[test]
+    fn the_table_warns_of_a_class_the_reported_model_rarely_predicts() {
+        let truth = [0, 0, 0, 0, 1, 1, 1, 1];
+        let drained = summary(&[0, 0, 0, 0, 0, 0, 0, 1], &truth);
+        let note = drained.drained_class_note().unwrap();
+        assert!(note.contains("'shirt' 0.25 times"), "{note}");
+        assert!(drained.table().contains(&note));
+        let balanced = summary(&[0, 0, 0, 1, 1, 1, 1, 0], &truth);
+        assert_eq!(balanced.drained_class_note(), None);
+        assert!(!balanced.table().contains("note:"));
     }
 }

@@ -422,6 +422,9 @@ fn run_loop(
                 if eval_here {
                     for (name, e) in s.evaluate_all() {
                         fields.push((format!("eval/{name}/accuracy"), e.accuracy));
+                        if let Some((_, ratio)) = e.least_predicted() {
+                            fields.push((format!("eval/{name}/least_predicted_ratio"), ratio));
+                        }
                     }
                     if let Some(v) = s.check_validation() {
                         fields.push(("eval/validation/accuracy".into(), v.accuracy));
