@@ -291,13 +291,25 @@ fn stat(s: &Stat, n: usize) -> String {
 }
 
 /// Cells of the two tables: header row, then rows.
+/// `name x ratio` for the reported model's least predicted class (predictions over samples),
+/// `-` when the summary has no confusion matrix.
+fn least_predicted_cell(s: &Summary) -> String {
+    s.models
+        .get(&s.reported_model)
+        .and_then(|m| m.least_predicted())
+        .map_or("-".into(), |(class, ratio)| {
+            let name = s.classes.get(class).map_or(class.to_string(), Clone::clone);
+            format!("{name} x{ratio:.2}")
+        })
+}
+
 fn tables(rows: &[RunRow], groups: &[Group]) -> [(Vec<String>, Vec<Vec<String>>); 2] {
     let names = model_names(rows);
     let mut run_head: Vec<String> = ["run", "method", "data", "labels", "seed", "reported"]
         .map(String::from)
         .to_vec();
     run_head.extend(names.iter().map(|n| format!("{n} %")));
-    run_head.push("wall s".into());
+    run_head.extend(["least predicted class (reported)".into(), "wall s".into()]);
     let run_rows = rows
         .iter()
         .zip(run_labels(rows))
@@ -316,6 +328,7 @@ fn tables(rows: &[RunRow], groups: &[Group]) -> [(Vec<String>, Vec<Vec<String>>)
                     .iter()
                     .map(|n| s.models.get(n).map_or("-".into(), |m| pct(m.accuracy))),
             );
+            row.push(least_predicted_cell(s));
             row.push(format!("{:.0}", s.wall_seconds));
             row
         })
@@ -458,6 +471,25 @@ mod tests {
         );
         assert!(md.contains("+10.00"));
         assert!(html(&rows, &groups).contains("<td>82.00 ± 2.00</td>"));
+        // No confusion matrix in these summaries: no least predicted class.
+        assert!(
+            md.contains("| 3 | 82.00 (ema) | 82.00 | 82.00 | - | 30 |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn the_runs_table_names_the_least_predicted_class() {
+        let mut r = run("smpl", 1, 0.75, None);
+        // Class 1 (shirt) occurs 4 times and is predicted once.
+        r.summary.models.insert(
+            "ema".into(),
+            ModelEval::from_predictions(&[0, 0, 0, 0, 0, 0, 0, 1], &[0, 0, 0, 0, 1, 1, 1, 1], 2),
+        );
+        r.summary.classes = vec!["coat".into(), "shirt".into()];
+        let rows = vec![r];
+        let md = markdown(&rows, &group_runs(&rows));
+        assert!(md.contains("| shirt x0.25 |"), "{md}");
     }
 
     #[test]
