@@ -157,6 +157,9 @@ pub fn page(c: &ReportContent) -> Result<String> {
         );
     }
     out.push_str("</table>");
+    if let Some(note) = s.drained_class_note() {
+        let _ = write!(out, "<p class=\"note\">{}</p>", escape(note.trim_end()));
+    }
 
     out.push_str("<h2 id=\"curves\">Learning curves</h2><div class=\"grid\">");
     let groups = curve_groups(&c.metrics);
