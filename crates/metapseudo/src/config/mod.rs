@@ -108,6 +108,10 @@ pub struct DataConfig {
     /// `data_seed`, taken out of the training pool) and evaluate on them in place of the test
     /// split, to choose options without looking at the test set (0: evaluate on test).
     pub dev_per_class: usize,
+    /// Names of the classes, in label order, for reports, summaries and predictions (empty:
+    /// the data set's own: folder names, the CIFAR and SVHN names, label numbers for IDX and
+    /// CSV). Must name every class.
+    pub class_names: Vec<String>,
 }
 
 impl DataConfig {
@@ -483,6 +487,7 @@ impl Default for DataConfig {
             workers: 2,
             prefetch: 4,
             dev_per_class: 0,
+            class_names: Vec::new(),
         }
     }
 }

@@ -157,11 +157,23 @@ pub fn load_dataset(config: &Config) -> Result<Dataset> {
             None => bail!("unknown data '{spec}'; valid data: {VALID_DATA}"),
         },
     };
-    let ds = if d.dev_per_class > 0 {
+    let mut ds = if d.dev_per_class > 0 {
         ds.with_dev_split(d.dev_per_class, d.data_seed)?
     } else {
         ds
     };
+    if !d.class_names.is_empty() {
+        if d.class_names.len() != ds.num_classes() {
+            bail!(
+                "data.class_names has {} name(s) but data set '{}' has {} classes (labels 0-{})",
+                d.class_names.len(),
+                ds.name,
+                ds.num_classes(),
+                ds.num_classes().saturating_sub(1)
+            );
+        }
+        ds.classes = d.class_names.clone();
+    }
     ds.validate()?;
     Ok(ds)
 }
@@ -427,8 +439,13 @@ impl Summary {
         let (class, ratio) = self.models.get(&self.reported_model)?.least_predicted()?;
         (ratio < DRAINED_CLASS_RATIO).then(|| {
             let name = self.classes.get(class).map_or(class.to_string(), Clone::clone);
+            let why = if self.method == "supervised" {
+                ""
+            } else {
+                "; where the supervised baseline does not, self-training has drained that class (train.align_decay counters it)"
+            };
             format!(
-                "note: the reported model ({}) predicts class '{name}' {ratio:.2} times as often as it occurs in the {} split; where the supervised baseline does not, self-training has drained that class (train.align_decay counters it)\n",
+                "note: the reported model ({}) predicts class '{name}' {ratio:.2} times as often as it occurs in the {} split{why}\n",
                 self.reported_model, self.eval_split
             )
         })
@@ -500,12 +517,35 @@ mod tests {
     }
 
     #[test]
+    fn class_names_rename_the_classes_and_must_name_each() {
+        let mut config = Config::default();
+        config.data.spec = "moons".into();
+        assert_eq!(load_dataset(&config).unwrap().classes, ["upper", "lower"]);
+        config.data.class_names = vec!["top".into(), "bottom".into()];
+        assert_eq!(load_dataset(&config).unwrap().classes, ["top", "bottom"]);
+        config.data.class_names.push("third".into());
+        let e = load_dataset(&config).unwrap_err().to_string();
+        assert!(
+            e.contains("data.class_names has 3 name(s)") && e.contains("2 classes"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn the_table_warns_of_a_class_the_reported_model_rarely_predicts() {
         let truth = [0, 0, 0, 0, 1, 1, 1, 1];
         let drained = summary(&[0, 0, 0, 0, 0, 0, 0, 1], &truth);
         let note = drained.drained_class_note().unwrap();
         assert!(note.contains("'shirt' 0.25 times"), "{note}");
         assert!(drained.table().contains(&note));
+        assert!(note.contains("self-training"), "{note}");
+        let mut supervised = drained.clone();
+        supervised.method = "supervised".into();
+        let note = supervised.drained_class_note().unwrap();
+        assert!(
+            note.contains("'shirt' 0.25 times") && !note.contains("self-training"),
+            "{note}"
+        );
         let balanced = summary(&[0, 0, 0, 1, 1, 1, 1, 0], &truth);
         assert_eq!(balanced.drained_class_note(), None);
         assert!(!balanced.table().contains("note:"));
