@@ -50,9 +50,7 @@ impl ModelEval {
             confusion,
         }
     }
-}
 
-impl ModelEval {
     /// The class predicted least often relative to how often it occurs, with that ratio
     /// (predictions of the class over its samples); classes without samples are skipped.
     /// Self-training drains the class it is least sure of, and this shows it.

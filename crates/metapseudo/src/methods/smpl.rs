@@ -9,9 +9,8 @@ use crate::train::{TensorBatch, TrainContext};
 use anyhow::Result;
 
 /// Step 1 learns from the model's own hard pseudo labels (student optimiser, `eta1`; with
-/// `smpl.threshold`, only the confident ones); step 2,
-/// with fresh gradients, applies the teacher's loss with the MPL feedback to the updated
-/// weights (teacher optimiser, `eta2`).
+/// `smpl.threshold`, only the confident ones); step 2, with fresh gradients, applies the
+/// teacher's loss with the MPL feedback to the updated weights (teacher optimiser, `eta2`).
 pub struct Smpl {
     config: Config,
     feedback: Feedback,

@@ -290,7 +290,6 @@ fn stat(s: &Stat, n: usize) -> String {
     }
 }
 
-/// Cells of the two tables: header row, then rows.
 /// `name x ratio` for the reported model's least predicted class (predictions over samples),
 /// `-` when the summary has no confusion matrix.
 fn least_predicted_cell(s: &Summary) -> String {
@@ -303,6 +302,7 @@ fn least_predicted_cell(s: &Summary) -> String {
         })
 }
 
+/// Cells of the two tables: header row, then rows.
 fn tables(rows: &[RunRow], groups: &[Group]) -> [(Vec<String>, Vec<Vec<String>>); 2] {
     let names = model_names(rows);
     let mut run_head: Vec<String> = ["run", "method", "data", "labels", "seed", "reported"]
