@@ -26,6 +26,7 @@ const NOT_GROUPING: &[&str] = &[
     "data.workers",
     "data.prefetch",
     "data.cache_dir",
+    "data.class_names",
     "train.log_every",
     "train.checkpoint_every",
 ];
@@ -502,10 +503,14 @@ mod tests {
             with(run("metasemi", 1, 0.80, None), "metasemi.weight", "5.0"),
             with(run("metasemi", 2, 0.82, None), "metasemi.weight", "5.0"),
             with(run("metasemi", 1, 0.70, None), "metasemi.weight", "20.0"),
-            // A different seed or logging interval never splits a group, nor a setting that
-            // changes with the seed (each seed's own teacher run).
+            // A different seed, logging interval or set of class names never splits a group,
+            // nor a setting that changes with the seed (each seed's own teacher run).
             with(run("supervised", 1, 0.70, None), "train.log_every", "10"),
-            with(run("supervised", 2, 0.72, None), "train.log_every", "50"),
+            with(
+                with(run("supervised", 2, 0.72, None), "train.log_every", "50"),
+                "data.class_names",
+                "[\"a\", \"b\"]",
+            ),
             with(
                 run("reduced-mpl", 1, 0.80, None),
                 "reduced_mpl.teacher_run",
