@@ -12,7 +12,9 @@ OUT=$1
 SEEDS=$2
 shift 2
 DATA=${FASHION:-../shared/data/fashion-mnist}
-EXTRA=()
+# Fashion-MNIST's class names (IDX files carry none); names never change a result.
+NAMES='data.class_names=["T-shirt/top","Trouser","Pullover","Dress","Coat","Sandal","Shirt","Sneaker","Bag","Ankle boot"]'
+EXTRA=(--set "$NAMES")
 for kv in ${SETS:-}; do EXTRA+=(--set "$kv"); done
 for method in "$@"; do
   for s in $SEEDS; do
