@@ -294,13 +294,8 @@ fn stat(s: &Stat, n: usize) -> String {
 /// `name x ratio` for the reported model's least predicted class (predictions over samples),
 /// `-` when the summary has no confusion matrix.
 fn least_predicted_cell(s: &Summary) -> String {
-    s.models
-        .get(&s.reported_model)
-        .and_then(|m| m.least_predicted())
-        .map_or("-".into(), |(class, ratio)| {
-            let name = s.classes.get(class).map_or(class.to_string(), Clone::clone);
-            format!("{name} x{ratio:.2}")
-        })
+    s.least_predicted_class()
+        .map_or("-".into(), |(name, ratio)| format!("{name} x{ratio:.2}"))
 }
 
 /// Cells of the two tables: header row, then rows.

@@ -80,7 +80,8 @@ pub fn bench_step(config: &Config, spec: &StepBench) -> Result<StepTiming> {
         sample: spec.sample.clone(),
         num_classes: spec.classes,
     };
-    let mut ctx = build_context(config, &shape, &device)?;
+    // The random batches draw labels evenly: alignment (when on) aims at a uniform prior.
+    let mut ctx = build_context(config, &shape, &vec![1; spec.classes], &device)?;
     // Reduced MPL's teacher reads logits: random ones stand in for a trained run's.
     let logits = (config.method == "reduced-mpl").then(|| {
         let n = config.train.batch_size * config.train.mu.max(1);

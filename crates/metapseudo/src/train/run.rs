@@ -433,12 +433,22 @@ impl Summary {
         l
     }
 
+    /// The reported model's least predicted class, by name, and its ratio of predictions to
+    /// samples ([`ModelEval::least_predicted`]); `None` without a confusion matrix.
+    pub fn least_predicted_class(&self) -> Option<(String, f64)> {
+        let (class, ratio) = self.models.get(&self.reported_model)?.least_predicted()?;
+        let name = self
+            .classes
+            .get(class)
+            .map_or(class.to_string(), Clone::clone);
+        Some((name, ratio))
+    }
+
     /// A warning line when the reported model predicts some class less than half as often as
     /// it occurs in the evaluation split.
     pub fn drained_class_note(&self) -> Option<String> {
-        let (class, ratio) = self.models.get(&self.reported_model)?.least_predicted()?;
+        let (name, ratio) = self.least_predicted_class()?;
         (ratio < DRAINED_CLASS_RATIO).then(|| {
-            let name = self.classes.get(class).map_or(class.to_string(), Clone::clone);
             let why = if self.method == "supervised" {
                 ""
             } else {

@@ -146,8 +146,14 @@ fn stepper(config: &crate::config::OptimConfig, steps: u64) -> Stepper {
     }
 }
 
-/// Fresh networks (initialised from the run's seed) with their optimisers and schedules.
-pub fn build_context(config: &Config, shape: &ModelShape, device: &Device) -> Result<TrainContext> {
+/// Fresh networks (initialised from the run's seed) with their optimisers and schedules, and
+/// distribution alignment towards the classes' shares of `labeled_per_class`.
+pub fn build_context(
+    config: &Config,
+    shape: &ModelShape,
+    labeled_per_class: &[usize],
+    device: &Device,
+) -> Result<TrainContext> {
     let steps = config.train.steps;
     let init = |who: &str| {
         models::build(
@@ -181,10 +187,7 @@ pub fn build_context(config: &Config, shape: &ModelShape, device: &Device) -> Re
         teacher,
         self_teacher,
         num_classes: shape.num_classes,
-        align: Alignment::new(
-            config,
-            vec![1.0 / shape.num_classes as f32; shape.num_classes],
-        ),
+        align: Alignment::new(config, labeled_frequencies(labeled_per_class)),
     })
 }
 
@@ -205,8 +208,7 @@ impl Session {
             sample: data.dataset.sample_shape.clone(),
             num_classes: data.dataset.num_classes(),
         };
-        let mut ctx = build_context(config, &shape, &device)?;
-        ctx.align = Alignment::new(config, labeled_frequencies(&data.split.labeled_per_class));
+        let ctx = build_context(config, &shape, &data.split.labeled_per_class, &device)?;
         let ema = (config.train.ema_decay > 0.0)
             .then(|| Ema::new(&ctx.student.model, config.train.ema_decay));
         let pipeline = batch_stream(config, &data)?;
