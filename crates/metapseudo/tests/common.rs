@@ -46,6 +46,15 @@ pub fn metapseudo(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// The values of scalar `key`, in order, from the text of a `metrics.jsonl` (lines without
+/// it are skipped).
+pub fn logged(metrics: &str, key: &str) -> Vec<f64> {
+    metrics
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?[key].as_f64())
+        .collect()
+}
+
 /// Reads a JSON file.
 pub fn json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()

@@ -7,10 +7,7 @@ use metapseudo::train::run::RunDir;
 
 /// Mean of `key` over the first and the last `n` metric lines that have it.
 fn first_and_last_mean(metrics: &str, key: &str, n: usize) -> (f64, f64) {
-    let values: Vec<f64> = metrics
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?[key].as_f64())
-        .collect();
+    let values = common::logged(metrics, key);
     assert!(
         values.len() >= 2 * n,
         "too few '{key}' lines: {}",

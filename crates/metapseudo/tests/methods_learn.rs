@@ -68,12 +68,7 @@ fn smpl_follows_the_moons() {
 fn smpl_with_a_confidence_threshold_masks_its_first_step_and_learns() {
     let (s, metrics) = run_with_metrics("smpl", &["smpl.threshold=0.9"]);
     assert!(s.accuracy > 0.9, "smpl, threshold 0.9: {}", s.accuracy);
-    let ratios: Vec<f64> = metrics
-        .lines()
-        .filter_map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).ok()?["smpl/mask_ratio"].as_f64()
-        })
-        .collect();
+    let ratios = common::logged(&metrics, "smpl/mask_ratio");
     assert!(!ratios.is_empty(), "smpl/mask_ratio is logged");
     // Unsure at first, so the mask drops pseudo labels; confident later, so it keeps some.
     let (min, max) = ratios
@@ -84,12 +79,7 @@ fn smpl_with_a_confidence_threshold_masks_its_first_step_and_learns() {
 
 #[test]
 fn metasemi_target_step_is_the_learning_rate_or_its_own() {
-    let logged = |metrics: &str, key: &str| -> Vec<f64> {
-        metrics
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?[key].as_f64())
-            .collect()
-    };
+    use common::logged;
     let (_, spec) = run_with_metrics("metasemi", &["train.steps=30"]);
     let (steps, lrs) = (
         logged(&spec, "metasemi/target_lr"),
