@@ -84,20 +84,21 @@ fn resolve(name: Name, bin: usize, width: usize, rng: &mut Rng) -> Op {
     }
 }
 
-/// Applies sub-policy `index` to `img`.
-pub fn apply_sub_policy(index: usize, img: &mut Image, rng: &mut Rng) {
+/// Applies sub-policy `index` to `img`; geometric operations fill with `fill`.
+pub fn apply_sub_policy(index: usize, img: &mut Image, fill: u8, rng: &mut Rng) {
     for (name, prob, bin) in CIFAR10[index] {
         let op = resolve(name, bin, img.width, rng);
         if rng.uniform() < prob {
-            op.apply(img);
+            op.apply(img, fill);
         }
     }
 }
 
-/// Applies a uniformly drawn sub-policy of the CIFAR-10 policy.
-pub fn autoaugment_cifar10(img: &mut Image, rng: &mut Rng) {
+/// Applies a uniformly drawn sub-policy of the CIFAR-10 policy; geometric operations fill with
+/// `fill`.
+pub fn autoaugment_cifar10(img: &mut Image, fill: u8, rng: &mut Rng) {
     let index = rng.below(SUB_POLICIES);
-    apply_sub_policy(index, img, rng);
+    apply_sub_policy(index, img, fill, rng);
 }
 
 #[cfg(test)]
@@ -131,7 +132,7 @@ mod tests {
         };
         let run = |seed| {
             let mut out = img.clone();
-            autoaugment_cifar10(&mut out, &mut Rng::new(seed));
+            autoaugment_cifar10(&mut out, crate::randaugment::FILL, &mut Rng::new(seed));
             out
         };
         assert_eq!(run(3), run(3));

@@ -4,14 +4,14 @@
 //!   `pad_fraction` of the side and crop back at a random offset (the MPL weak view).
 //! - `strong`: `weak`, then RandAugment (`n` ops at magnitude `m`), then Cutout of
 //!   `cutout_fraction` of the side filled with grey (the MPL CIFAR recipe: 2 ops, magnitude 16,
-//!   a 16x16 hole on 32x32 images).
+//!   a 16x16 hole on 32x32 images). `randaugment_ops` narrows the operations drawn from.
 //! - `autoaugment`: `weak`, then AutoAugment's CIFAR-10 policy, then the same Cutout (the
 //!   AutoAugment paper's CIFAR pipeline).
 
 use crate::autoaugment::autoaugment_cifar10;
 use crate::error::{DataError, Result};
 use crate::imageops::{Image, Padding, cutout, hflip, pad_crop};
-use crate::randaugment::{FILL, RandAugment};
+use crate::randaugment::{FILL, OpSet, RandAugment};
 use crate::rng::Rng;
 use std::fmt;
 use std::str::FromStr;
@@ -65,14 +65,19 @@ pub struct PolicySettings {
     pub flip: bool,
     /// Padding of pad-and-crop as a fraction of the image side (0.125: 4 pixels on 32).
     pub pad_fraction: f32,
-    /// Reflect (the MPL code) or constant padding.
+    /// Reflect (the MPL code) or constant padding (with `fill`).
     pub padding: Padding,
     /// RandAugment operations per image.
     pub randaugment_n: usize,
     /// RandAugment magnitude (0..10 scale, may exceed 10).
     pub randaugment_m: f32,
+    /// The operations RandAugment draws from.
+    pub randaugment_ops: OpSet,
     /// Cutout side as a fraction of the image side (0 disables Cutout).
     pub cutout_fraction: f32,
+    /// Grey level of Cutout's hole and of pixels uncovered by geometric operations
+    /// ([`FILL`], 128, in the reference).
+    pub fill: u8,
 }
 
 impl Default for PolicySettings {
@@ -83,7 +88,9 @@ impl Default for PolicySettings {
             padding: Padding::Reflect,
             randaugment_n: 2,
             randaugment_m: 16.0,
+            randaugment_ops: OpSet::ALL,
             cutout_fraction: 0.5,
+            fill: FILL,
         }
     }
 }
@@ -127,14 +134,16 @@ impl ImagePolicy {
                 num_ops: s.randaugment_n,
                 magnitude: s.randaugment_m,
                 translate_const: side as f32 / 8.0,
+                ops: s.randaugment_ops,
+                fill: s.fill,
             }
             .apply(&mut out, rng),
-            PolicyName::AutoAugment => autoaugment_cifar10(&mut out, rng),
+            PolicyName::AutoAugment => autoaugment_cifar10(&mut out, s.fill, rng),
             _ => return out,
         }
         let hole = scaled(s.cutout_fraction, side);
         if hole > 0 {
-            cutout(&mut out, hole, FILL, rng);
+            cutout(&mut out, hole, s.fill, rng);
         }
         out
     }
@@ -191,5 +200,44 @@ mod tests {
             assert!(w.pixels.iter().all(|p| img.pixels.contains(p)));
         }
         assert!(holes >= 18, "{holes} of 20 strong views have a Cutout hole");
+    }
+
+    /// Black pixels in the strong views of 20 seeds of a bright image (which has none).
+    fn black_pixels(settings: PolicySettings) -> Vec<usize> {
+        let img = Image {
+            pixels: (0..32 * 32).map(|v| (60 + v % 190) as u8).collect(),
+            height: 32,
+            width: 32,
+            channels: 1,
+        };
+        let strong = ImagePolicy::new(PolicyName::Strong, settings);
+        (0..20)
+            .map(|seed| {
+                let s = strong.apply(img.clone(), &mut Rng::new(seed));
+                s.pixels.iter().filter(|&&p| p == 0).count()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fill_colours_the_hole_and_the_uncovered_pixels() {
+        let settings = |fill, op, cutout_fraction| PolicySettings {
+            fill,
+            pad_fraction: 0.0,
+            cutout_fraction,
+            randaugment_n: 1,
+            randaugment_ops: OpSet::from_names(&[op]).unwrap(),
+            ..PolicySettings::default()
+        };
+        // Cutout's hole (at least 8x8 after clipping) is black in every view with fill 0.
+        let cut = black_pixels(settings(0, "Brightness", 0.5));
+        assert!(cut.iter().all(|&n| n >= 64), "{cut:?}");
+        let cut_grey = black_pixels(settings(FILL, "Brightness", 0.5));
+        assert!(cut_grey.iter().all(|&n| n == 0), "{cut_grey:?}");
+        // Without Cutout, rotations (48 degrees at M = 16) uncover corners, filled with 0.
+        let rotated = black_pixels(settings(0, "Rotate", 0.0));
+        assert!(rotated.iter().any(|&n| n > 20), "{rotated:?}");
+        let rotated_grey = black_pixels(settings(FILL, "Rotate", 0.0));
+        assert!(rotated_grey.iter().all(|&n| n == 0), "{rotated_grey:?}");
     }
 }

@@ -4,10 +4,12 @@
 //! the MPL CIFAR recipe's 16 does: the ranges then extend past their nominal ends).
 
 use crate::colorops;
+use crate::error::{DataError, Result};
 use crate::imageops::{Affine, Image, warp};
 use crate::rng::Rng;
 
-/// Grey level that fills pixels uncovered by a geometric op (the reference's `replace`).
+/// Grey level that fills pixels uncovered by a geometric op (the reference's `replace`), the
+/// default of `fill` wherever one is taken.
 pub const FILL: u8 = 128;
 
 /// One augmentation operation with its resolved argument.
@@ -44,9 +46,9 @@ pub enum Op {
 }
 
 impl Op {
-    /// Applies the operation in place.
-    pub fn apply(self, img: &mut Image) {
-        let geometric = |img: &mut Image, map: Affine| *img = warp(img, map, FILL);
+    /// Applies the operation in place; geometric operations fill uncovered pixels with `fill`.
+    pub fn apply(self, img: &mut Image, fill: u8) {
+        let geometric = |img: &mut Image, map: Affine| *img = warp(img, map, fill);
         match self {
             Op::AutoContrast => colorops::autocontrast(img),
             Op::Equalize => colorops::equalize(img),
@@ -84,6 +86,61 @@ pub const OPS: [&str; 14] = [
     "TranslateY",
 ];
 
+/// The operations RandAugment draws from: a subset of [`OPS`], kept in their order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpSet(u16);
+
+impl OpSet {
+    /// All 14 operations (the MPL reference).
+    pub const ALL: Self = Self((1 << OPS.len()) - 1);
+
+    /// The set of the named operations; an unknown name or an empty list is an error that
+    /// lists the valid names.
+    pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<Self> {
+        let mut bits = 0u16;
+        for name in names {
+            let name = name.as_ref();
+            let index = OPS.iter().position(|op| *op == name).ok_or_else(|| {
+                DataError::Invalid(format!(
+                    "unknown RandAugment operation '{name}'; valid operations: {}",
+                    OPS.join(", ")
+                ))
+            })?;
+            bits |= 1 << index;
+        }
+        if bits == 0 {
+            return Err(DataError::Invalid(format!(
+                "RandAugment needs at least one operation; valid operations: {}",
+                OPS.join(", ")
+            )));
+        }
+        Ok(Self(bits))
+    }
+
+    /// Number of operations in the set.
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// Whether the set is empty (never, for a set built by [`OpSet::from_names`]).
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether `OPS[index]` is in the set.
+    pub fn contains(self, index: usize) -> bool {
+        self.0 & (1 << index) != 0
+    }
+
+    /// The index into [`OPS`] of the set's `k`-th operation (in `OPS` order).
+    pub fn nth(self, k: usize) -> usize {
+        (0..OPS.len())
+            .filter(|&i| self.contains(i))
+            .nth(k)
+            .expect("k is below the set's length")
+    }
+}
+
 /// `value` with a random sign (the reference's `_randomly_negate_tensor`).
 pub(crate) fn random_sign(value: f32, rng: &mut Rng) -> f32 {
     if rng.bernoulli(0.5) { value } else { -value }
@@ -98,6 +155,10 @@ pub struct RandAugment {
     pub magnitude: f32,
     /// Pixels of translation at level 10 (the reference uses image size / 8 for CIFAR).
     pub translate_const: f32,
+    /// The operations drawn from (all 14 in the reference).
+    pub ops: OpSet,
+    /// Grey level of pixels uncovered by geometric operations ([`FILL`] in the reference).
+    pub fill: u8,
 }
 
 impl RandAugment {
@@ -127,10 +188,10 @@ impl RandAugment {
     pub fn apply(&self, img: &mut Image, rng: &mut Rng) {
         let prob = rng.uniform_range(0.2, 0.8);
         for _ in 0..self.num_ops {
-            let index = rng.below(OPS.len());
+            let index = self.ops.nth(rng.below(self.ops.len()));
             let op = self.op(index, rng);
             if rng.uniform() <= prob {
-                op.apply(img);
+                op.apply(img, self.fill);
             }
         }
     }
@@ -158,6 +219,8 @@ mod tests {
             num_ops: 2,
             magnitude: 16.0,
             translate_const: 4.0,
+            ops: OpSet::ALL,
+            fill: FILL,
         };
         let mut rng = Rng::new(1);
         assert_eq!(ra.op(4, &mut rng), Op::Posterize(6));
@@ -182,11 +245,13 @@ mod tests {
             num_ops: 1,
             magnitude: 9.0,
             translate_const: 4.0,
+            ops: OpSet::ALL,
+            fill: FILL,
         };
         for (index, name) in OPS.iter().enumerate() {
             let img = noise_image(index as u64);
             let mut out = img.clone();
-            ra.op(index, &mut Rng::new(3)).apply(&mut out);
+            ra.op(index, &mut Rng::new(3)).apply(&mut out, FILL);
             assert_eq!(out.pixels.len(), img.pixels.len());
             assert_ne!(out, img, "{name} left the image unchanged");
         }
@@ -198,6 +263,8 @@ mod tests {
             num_ops: 2,
             magnitude: 16.0,
             translate_const: 4.0,
+            ops: OpSet::ALL,
+            fill: FILL,
         };
         let img = noise_image(9);
         let run = |seed| {
@@ -213,5 +280,51 @@ mod tests {
             (30..110).contains(&unchanged),
             "{unchanged} of 200 unchanged"
         );
+    }
+
+    #[test]
+    fn op_sets_parse_by_name_and_name_what_is_wrong() {
+        assert_eq!(OpSet::from_names(&OPS).unwrap(), OpSet::ALL);
+        assert_eq!(OpSet::ALL.len(), OPS.len());
+        assert!((0..OPS.len()).all(|k| OpSet::ALL.nth(k) == k));
+        let set = OpSet::from_names(&["TranslateY", "Rotate", "Rotate"]).unwrap();
+        assert_eq!(set.len(), 2);
+        assert_eq!((set.nth(0), set.nth(1)), (3, 13));
+        let e = OpSet::from_names(&["Rotate", "Flip"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'Flip'") && e.contains("AutoContrast, Equalize"),
+            "{e}"
+        );
+        let none: [&str; 0] = [];
+        let e = OpSet::from_names(&none).unwrap_err().to_string();
+        assert!(e.contains("at least one"), "{e}");
+    }
+
+    #[test]
+    fn a_narrowed_set_applies_only_its_operations() {
+        let ra = RandAugment {
+            num_ops: 2,
+            magnitude: 9.0,
+            translate_const: 4.0,
+            ops: OpSet::from_names(&["Invert"]).unwrap(),
+            fill: FILL,
+        };
+        let img = noise_image(5);
+        let mut inverted = img.clone();
+        Op::Invert.apply(&mut inverted, FILL);
+        let mut seen = [0; 2];
+        for seed in 0..100 {
+            let mut out = img.clone();
+            ra.apply(&mut out, &mut Rng::new(seed));
+            // Two inversions cancel, so every output is the image or its inverse.
+            let k = [&img, &inverted]
+                .iter()
+                .position(|c| **c == out)
+                .unwrap_or_else(|| panic!("seed {seed}: an operation outside the set"));
+            seen[k] += 1;
+        }
+        assert!(seen[0] > 10 && seen[1] > 10, "{seen:?}");
     }
 }

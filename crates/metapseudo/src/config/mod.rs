@@ -151,12 +151,17 @@ pub struct AugmentConfig {
     pub flip: bool,
     /// Images: pad-and-crop padding as a fraction of the side (0.125: 4 pixels on 32).
     pub pad_fraction: f64,
-    /// Images: `reflect` (the MPL code) or `constant` (grey) padding.
+    /// Images: `reflect` (the MPL code) or `constant` padding (with `fill`).
     pub padding: String,
+    /// Images: grey level (0-255) of Cutout's hole, of pixels uncovered by geometric
+    /// augmentations and of constant padding (128 in the MPL code).
+    pub fill: u8,
     /// Images: RandAugment operations per image.
     pub randaugment_n: usize,
     /// Images: RandAugment magnitude (0..10 scale; the MPL CIFAR recipe uses 16).
     pub randaugment_m: f64,
+    /// Images: the operations RandAugment draws from (all 14 of the MPL code by default).
+    pub randaugment_ops: Vec<String>,
     /// Images: Cutout side as a fraction of the image side in `strong`/`autoaugment` (0: off).
     pub cutout_fraction: f64,
     /// Mixup's Beta parameter for labeled batches (0: off).
@@ -509,8 +514,13 @@ impl Default for AugmentConfig {
             flip: true,
             pad_fraction: 0.125,
             padding: "reflect".into(),
+            fill: metapseudo_data::randaugment::FILL,
             randaugment_n: 2,
             randaugment_m: 16.0,
+            randaugment_ops: metapseudo_data::randaugment::OPS
+                .iter()
+                .map(|op| op.to_string())
+                .collect(),
             cutout_fraction: 0.5,
             mixup_alpha: 0.0,
         }
@@ -681,6 +691,8 @@ impl Config {
             self.augment.randaugment_m >= 0.0,
             "at least 0",
         )?;
+        metapseudo_data::randaugment::OpSet::from_names(&self.augment.randaugment_ops)
+            .map_err(|e| anyhow::anyhow!("augment.randaugment_ops: {e}"))?;
         positive(
             "augment.mixup_alpha",
             self.augment.mixup_alpha >= 0.0,

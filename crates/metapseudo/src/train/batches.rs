@@ -7,27 +7,31 @@ use metapseudo_data::Examples;
 use metapseudo_data::imageops::Padding;
 use metapseudo_data::pipeline::{BatchStream, StreamOptions, ViewMaker, Views};
 use metapseudo_data::policy::{ImagePolicy, PolicySettings};
+use metapseudo_data::randaugment::OpSet;
 use std::sync::Arc;
 
 /// The shared settings of the image policies.
-pub fn policy_settings(a: &AugmentConfig) -> PolicySettings {
-    PolicySettings {
+pub fn policy_settings(a: &AugmentConfig) -> Result<PolicySettings> {
+    Ok(PolicySettings {
         flip: a.flip,
         pad_fraction: a.pad_fraction as f32,
         padding: if a.padding == "constant" {
-            Padding::Constant(metapseudo_data::randaugment::FILL)
+            Padding::Constant(a.fill)
         } else {
             Padding::Reflect
         },
         randaugment_n: a.randaugment_n,
         randaugment_m: a.randaugment_m as f32,
+        randaugment_ops: OpSet::from_names(&a.randaugment_ops)
+            .map_err(|e| anyhow::anyhow!("augment.randaugment_ops: {e}"))?,
         cutout_fraction: a.cutout_fraction as f32,
-    }
+        fill: a.fill,
+    })
 }
 
 /// The image policy named `name` with the config's settings.
 pub fn image_policy(name: &str, a: &AugmentConfig) -> Result<ImagePolicy> {
-    Ok(ImagePolicy::new(name.parse()?, policy_settings(a)))
+    Ok(ImagePolicy::new(name.parse()?, policy_settings(a)?))
 }
 
 /// The views of each role for `examples`: policies for images, noise for rows.
