@@ -233,6 +233,8 @@ batch_size = 64
 eval_every = 50
 [for_method.mpl.train]
 align_decay = 0.99
+[for_method.metasemi.augment]
+randaugment_ops = ["AutoContrast", "Equalize", "Rotate", "Posterize", "Solarize", "Color", "Contrast", "Brightness", "Sharpness", "ShearX", "ShearY", "TranslateX", "TranslateY"]
 "#;
 
 const TABULAR: &str = r#"
@@ -289,7 +291,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     (
         "fashion-cpu",
-        "Fashion-MNIST/MNIST-sized images on a CPU: 10 labels per class, small CNN (w = 8), 4000 steps; MPL aligns its targets (train.align_decay = 0.99)",
+        "Fashion-MNIST/MNIST-sized images on a CPU: 10 labels per class, small CNN (w = 8), 4000 steps; MPL aligns its targets (train.align_decay = 0.99); MetaSemi's RandAugment draws from every op but Invert",
     ),
     ("none", "the reference defaults of ALGORITHMS.md, unchanged"),
 ];
@@ -400,6 +402,23 @@ mod tests {
         assert_eq!(align("mpl"), Some(0.99));
         assert_eq!(align("smpl"), None);
         assert_eq!(align("metasemi"), None);
+        let ops = |method: &str| {
+            let t = preset_table("fashion-cpu", method).unwrap();
+            t.get("augment")
+                .and_then(|a| a.get("randaugment_ops"))
+                .and_then(|v| v.as_array())
+                .map(|ops| {
+                    ops.iter()
+                        .filter_map(|o| o.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+        };
+        let metasemi_ops = ops("metasemi").expect("MetaSemi narrows RandAugment");
+        assert!(!metasemi_ops.contains("Invert") && metasemi_ops.contains("Solarize"));
+        assert_eq!(metasemi_ops.split(',').count(), 13);
+        assert_eq!(ops("mpl"), None);
+        assert_eq!(ops("smpl"), None);
         // The rest of the preset is the same for every method.
         let (mpl, smpl) = (
             preset_table("fashion-cpu", "mpl").unwrap(),
