@@ -58,10 +58,20 @@ fn mpl_student_follows_the_moons() {
 }
 
 #[test]
-fn smpl_follows_the_moons() {
-    let s = run("smpl", &[]);
+fn smpl_follows_the_moons_with_either_view_in_its_mpl_term() {
+    let (s, strong) = run_with_metrics("smpl", &[]);
     assert!(s.accuracy > 0.9, "smpl: {}", s.accuracy);
     assert!(!s.models.contains_key("teacher"));
+    let (s, weak) = run_with_metrics("smpl", &["smpl.mpl_view=\"weak\""]);
+    assert!(s.accuracy > 0.9, "smpl, weak-view MPL term: {}", s.accuracy);
+    // The second step's MPL cross entropy reads another view (and step 1's label), so its
+    // logged values differ from the first step on.
+    let (a, b) = (
+        common::logged(&strong, "loss/mpl_ce"),
+        common::logged(&weak, "loss/mpl_ce"),
+    );
+    assert!(!a.is_empty() && a.len() == b.len());
+    assert_ne!(a[0], b[0], "the MPL term reads the same view");
 }
 
 #[test]

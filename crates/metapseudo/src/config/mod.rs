@@ -283,13 +283,26 @@ pub struct MplConfig {
 }
 
 /// SMPL options.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmplConfig {
     /// Confidence (softmax of the weak view) a pseudo label of the first step needs; the
     /// others are masked out of its loss, averaged over the whole batch as FixMatch. 0 (the
     /// paper) keeps every pseudo label.
     pub threshold: f64,
+    /// The view of the second step's MPL term: `strong` (the spec: the updated model's strong
+    /// view against its own argmax) or `weak` (the updated model's weak view against the label
+    /// the first step learned, the view that label came from, as MPL's `hard-weak`).
+    pub mpl_view: String,
+}
+
+impl Default for SmplConfig {
+    fn default() -> Self {
+        Self {
+            threshold: 0.0,
+            mpl_view: "strong".into(),
+        }
+    }
 }
 
 /// UDA options.
@@ -788,6 +801,7 @@ impl Config {
             &self.uda.unlabeled_loss,
             &["ce", "cosine"],
         )?;
+        one_of("smpl.mpl_view", &self.smpl.mpl_view, &["strong", "weak"])?;
         one_of(
             "mpl.student_target",
             &self.mpl.student_target,

@@ -235,6 +235,10 @@ eval_every = 50
 align_decay = 0.99
 [for_method.metasemi.augment]
 randaugment_ops = ["AutoContrast", "Equalize", "Rotate", "Posterize", "Solarize", "Color", "Contrast", "Brightness", "Sharpness", "ShearX", "ShearY", "TranslateX", "TranslateY"]
+[for_method.smpl.smpl]
+mpl_view = "weak"
+[for_method.smpl.augment]
+randaugment_ops = ["AutoContrast", "Equalize", "Rotate", "Posterize", "Solarize", "Color", "Contrast", "Brightness", "Sharpness", "ShearX", "ShearY", "TranslateX", "TranslateY"]
 "#;
 
 const TABULAR: &str = r#"
@@ -291,7 +295,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     (
         "fashion-cpu",
-        "Fashion-MNIST/MNIST-sized images on a CPU: 10 labels per class, small CNN (w = 8), 4000 steps; MPL aligns its targets (train.align_decay = 0.99); MetaSemi's RandAugment draws from every op but Invert",
+        "Fashion-MNIST/MNIST-sized images on a CPU: 10 labels per class, small CNN (w = 8), 4000 steps; MPL aligns its targets (train.align_decay = 0.99); MetaSemi's and SMPL's RandAugment draws from every op but Invert; SMPL's MPL term reads the weak view (smpl.mpl_view)",
     ),
     ("none", "the reference defaults of ALGORITHMS.md, unchanged"),
 ];
@@ -426,9 +430,17 @@ mod tests {
             .filter(|op| **op != "Invert")
             .map(|op| op.to_string())
             .collect();
-        assert_eq!(ops("metasemi"), Some(all_but_invert));
+        assert_eq!(ops("metasemi"), Some(all_but_invert.clone()));
+        assert_eq!(ops("smpl"), Some(all_but_invert));
         assert_eq!(ops("mpl"), None);
-        assert_eq!(ops("smpl"), None);
+        let view = |method: &str| {
+            let t = preset_table("fashion-cpu", method).unwrap();
+            t.get("smpl")
+                .and_then(|s| s.get("mpl_view"))
+                .and_then(|v| v.as_str().map(str::to_string))
+        };
+        assert_eq!(view("smpl").as_deref(), Some("weak"));
+        assert_eq!(view("mpl"), None);
         // The rest of the preset is the same for every method.
         let (mpl, smpl) = (
             preset_table("fashion-cpu", "mpl").unwrap(),

@@ -10,7 +10,9 @@ use anyhow::Result;
 
 /// Step 1 learns from the model's own hard pseudo labels (student optimiser, `eta1`; with
 /// `smpl.threshold`, only the confident ones); step 2, with fresh gradients, applies the
-/// teacher's loss with the MPL feedback to the updated weights (teacher optimiser, `eta2`).
+/// teacher's loss with the MPL feedback to the updated weights (teacher optimiser, `eta2`); its
+/// MPL term reads the strong view (the spec) or, with `smpl.mpl_view = "weak"`, step 1's labels
+/// on the weak view.
 pub struct Smpl {
     config: Config,
     feedback: Feedback,
@@ -31,12 +33,13 @@ impl Method for Smpl {
         let v = forward_three(&ctx.student.model, b);
         let old = b.supervised_loss(v.labeled.detach(), 0.0);
         let targets = ctx.align.targets(&v.weak);
+        let labels = argmax(targets.clone());
         let threshold = self.config.smpl.threshold;
         let (step1_loss, mask_ratio) = if threshold > 0.0 {
             let masked = pseudo_label_loss(targets, v.strong, threshold);
             (masked.loss, Some(masked.mask_ratio))
         } else {
-            (cross_entropy(v.strong, argmax(targets), 0.0), None)
+            (cross_entropy(v.strong, labels.clone(), 0.0), None)
         };
         let lr1 = ctx.student.update(&step1_loss, step);
 
@@ -45,7 +48,11 @@ impl Method for Smpl {
         let weak_targets = ctx.align.apply(&v2.weak);
         let uda = UdaTerms::new(&v2, &weak_targets, b, &self.config, step);
         let fb = self.feedback.signal(old.clone(), new.clone());
-        let mpl = cross_entropy(v2.strong.clone(), argmax(v2.strong.clone().detach()), 0.0);
+        let mpl = if self.config.smpl.mpl_view == "weak" {
+            cross_entropy(v2.weak.clone(), labels, 0.0)
+        } else {
+            cross_entropy(v2.strong.clone(), argmax(v2.strong.clone().detach()), 0.0)
+        };
         let (mpl_loss, step2_loss) = teacher_objective(&uda, &mpl, &fb);
         let stepper = ctx
             .self_teacher
