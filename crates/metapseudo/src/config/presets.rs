@@ -194,8 +194,16 @@ labels_per_class = 100
 flip = false
 "#;
 
+/// Every RandAugment op but Invert, as a TOML array: fashion-cpu's list for MetaSemi and SMPL.
+macro_rules! all_ops_but_invert {
+    () => {
+        r#"["AutoContrast", "Equalize", "Rotate", "Posterize", "Solarize", "Color", "Contrast", "Brightness", "Sharpness", "ShearX", "ShearY", "TranslateX", "TranslateY"]"#
+    };
+}
+
 /// Fashion-MNIST/MNIST-sized data on this kind of machine's CPU: the small CNN, short schedules.
-const FASHION_CPU: &str = r#"
+const FASHION_CPU: &str = concat!(
+    r#"
 [data]
 labels_per_class = 10
 [model]
@@ -234,12 +242,16 @@ eval_every = 50
 [for_method.mpl.train]
 align_decay = 0.99
 [for_method.metasemi.augment]
-randaugment_ops = ["AutoContrast", "Equalize", "Rotate", "Posterize", "Solarize", "Color", "Contrast", "Brightness", "Sharpness", "ShearX", "ShearY", "TranslateX", "TranslateY"]
+randaugment_ops = "#,
+    all_ops_but_invert!(),
+    r#"
 [for_method.smpl.smpl]
 mpl_view = "weak"
 [for_method.smpl.augment]
-randaugment_ops = ["AutoContrast", "Equalize", "Rotate", "Posterize", "Solarize", "Color", "Contrast", "Brightness", "Sharpness", "ShearX", "ShearY", "TranslateX", "TranslateY"]
-"#;
+randaugment_ops = "#,
+    all_ops_but_invert!(),
+    "\n"
+);
 
 const TABULAR: &str = r#"
 [data]
@@ -411,19 +423,19 @@ mod tests {
 
     #[test]
     fn method_specific_parts_apply_to_their_method_only() {
-        let align = |method: &str| {
+        // The value at `section.key` of fashion-cpu for `method`, if the preset sets it.
+        let value = |method: &str, section: &str, key: &str| {
             let t = preset_table("fashion-cpu", method).unwrap();
             assert!(t.get("for_method").is_none());
-            t["train"].get("align_decay").and_then(|v| v.as_float())
+            t.get(section).and_then(|s| s.get(key)).cloned()
         };
+        let align = |method: &str| value(method, "train", "align_decay").and_then(|v| v.as_float());
         assert_eq!(align("mpl"), Some(0.99));
         assert_eq!(align("smpl"), None);
         assert_eq!(align("metasemi"), None);
         let ops = |method: &str| {
-            let t = preset_table("fashion-cpu", method).unwrap();
-            t.get("augment")
-                .and_then(|a| a.get("randaugment_ops"))
-                .map(|v| v.clone().try_into::<Vec<String>>().unwrap())
+            value(method, "augment", "randaugment_ops")
+                .map(|v| v.try_into::<Vec<String>>().unwrap())
         };
         let all_but_invert: Vec<String> = metapseudo_data::randaugment::OPS
             .iter()
@@ -434,10 +446,7 @@ mod tests {
         assert_eq!(ops("smpl"), Some(all_but_invert));
         assert_eq!(ops("mpl"), None);
         let view = |method: &str| {
-            let t = preset_table("fashion-cpu", method).unwrap();
-            t.get("smpl")
-                .and_then(|s| s.get("mpl_view"))
-                .and_then(|v| v.as_str().map(str::to_string))
+            value(method, "smpl", "mpl_view").and_then(|v| v.as_str().map(str::to_string))
         };
         assert_eq!(view("smpl").as_deref(), Some("weak"));
         assert_eq!(view("mpl"), None);

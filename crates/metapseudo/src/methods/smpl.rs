@@ -1,7 +1,7 @@
 //! Self Meta Pseudo Labels (Ng & Wang, 2022): one network in both roles, two steps per batch.
 
 use super::common::{UdaTerms, forward_three};
-use super::mpl::{Feedback, teacher_objective};
+use super::mpl::{Feedback, StudentTarget, teacher_objective};
 use super::{Method, Scalar, Scalars};
 use crate::config::Config;
 use crate::losses::{argmax, cross_entropy, pseudo_label_loss};
@@ -16,6 +16,8 @@ use anyhow::Result;
 pub struct Smpl {
     config: Config,
     feedback: Feedback,
+    /// The second step's MPL term, MPL's teacher term for the view `smpl.mpl_view` names.
+    mpl_term: StudentTarget,
 }
 
 impl Smpl {
@@ -24,6 +26,10 @@ impl Smpl {
         Self {
             config: config.clone(),
             feedback: Feedback::new(config),
+            mpl_term: match config.smpl.mpl_view.as_str() {
+                "weak" => StudentTarget::HardWeak,
+                _ => StudentTarget::HardStrong,
+            },
         }
     }
 }
@@ -33,13 +39,12 @@ impl Method for Smpl {
         let v = forward_three(&ctx.student.model, b);
         let old = b.supervised_loss(v.labeled.detach(), 0.0);
         let targets = ctx.align.targets(&v.weak);
-        let labels = argmax(targets.clone());
         let threshold = self.config.smpl.threshold;
         let (step1_loss, mask_ratio) = if threshold > 0.0 {
-            let masked = pseudo_label_loss(targets, v.strong, threshold);
+            let masked = pseudo_label_loss(targets.clone(), v.strong, threshold);
             (masked.loss, Some(masked.mask_ratio))
         } else {
-            (cross_entropy(v.strong, labels.clone(), 0.0), None)
+            (cross_entropy(v.strong, argmax(targets.clone()), 0.0), None)
         };
         let lr1 = ctx.student.update(&step1_loss, step);
 
@@ -48,11 +53,8 @@ impl Method for Smpl {
         let weak_targets = ctx.align.apply(&v2.weak);
         let uda = UdaTerms::new(&v2, &weak_targets, b, &self.config, step);
         let fb = self.feedback.signal(old.clone(), new.clone());
-        let mpl = if self.config.smpl.mpl_view == "weak" {
-            cross_entropy(v2.weak.clone(), labels, 0.0)
-        } else {
-            cross_entropy(v2.strong.clone(), argmax(v2.strong.clone().detach()), 0.0)
-        };
+        // Step 1's label and weak view, or the updated model's own label on the strong view.
+        let mpl = self.mpl_term.teacher_term(&v2.weak, &targets, &v2.strong);
         let (mpl_loss, step2_loss) = teacher_objective(&uda, &mpl, &fb);
         let stepper = ctx
             .self_teacher
