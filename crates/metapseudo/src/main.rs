@@ -263,7 +263,8 @@ struct FinetuneArgs {
     /// training samples outside the labeled set). Never the test split.
     #[arg(long)]
     validation: Option<String>,
-    /// Validation samples per class (default: finetune.validation_per_class, 1).
+    /// Validation samples per class (default: finetune.validation_per_class, 1; 0: none, the
+    /// stage trains on every labeled sample and keeps its last model).
     #[arg(long)]
     validation_per_class: Option<usize>,
     /// Validate (and keep the best model) every N steps.

@@ -114,13 +114,14 @@ fn a_stopped_finetune_stage_resumes_to_the_same_result() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn the_stage_learns_from_the_labeled_samples() {
-    // A barely trained supervised moons run: the stage must lift it well above where it
-    // started, choosing its checkpoint on validation samples outside the labeled set.
-    let dir = temp_dir("finetune-learns");
-    let run = dir.join("run");
-    ok(&[
+/// A barely trained supervised moons run in `run` followed by a 600-step stage with
+/// `validation` settings: the stage must lift it well above where it started. Returns the
+/// run's summary and its finetune record.
+fn barely_trained_then_finetuned(
+    run: &Path,
+    validation: &[&str],
+) -> (serde_json::Value, serde_json::Value) {
+    let mut args = vec![
         "train",
         "--quiet",
         "--method",
@@ -138,18 +139,54 @@ fn the_stage_learns_from_the_labeled_samples() {
         "--set",
         "finetune.batch_size=6",
         "--set",
-        "finetune.validation=\"training\"",
-        "--set",
-        "finetune.validation_per_class=20",
-        "--set",
         "finetune.from=\"student\"",
         "--out",
         run.to_str().unwrap(),
-    ]);
+    ];
+    for v in validation {
+        args.extend(["--set", v]);
+    }
+    ok(&args);
     let s = json(&run.join("summary.json"));
-    let f = &s["finetune"];
+    let f = s["finetune"].clone();
     let (before, after) = (f["before"].as_f64().unwrap(), f["after"].as_f64().unwrap());
     assert!(after > 0.75 && after > before + 0.1, "{f}");
+    (s, f)
+}
+
+#[test]
+fn the_stage_learns_from_the_labeled_samples() {
+    // It chooses its checkpoint on validation samples outside the labeled set.
+    let dir = temp_dir("finetune-learns");
+    let (_, f) = barely_trained_then_finetuned(
+        &dir.join("run"),
+        &[
+            "finetune.validation=\"training\"",
+            "finetune.validation_per_class=20",
+        ],
+    );
     assert!(f["validation_best"].as_f64().unwrap() > f["validation_before"].as_f64().unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn without_validation_the_stage_trains_on_every_label_and_keeps_its_last_model() {
+    // `finetune.validation_per_class = 0`: no samples held out, no best to choose; the stage
+    // learns from every labeled sample and its last model is the finetuned one.
+    let dir = temp_dir("finetune-no-validation");
+    let run = dir.join("run");
+    let (s, f) = barely_trained_then_finetuned(&run, &["finetune.validation_per_class=0"]);
+    assert_eq!(
+        (f["best_step"].as_u64(), f["validation_size"].as_u64()),
+        (Some(600), Some(0))
+    );
+    assert!(f.get("validation_before").is_none() && f.get("validation_best").is_none());
+    let stage = json(&run.join("finetune/summary.json"));
+    assert_eq!(stage["models"]["student"], s["models"]["finetuned"]);
+    assert!(stage.get("best").is_none());
+    let split = json(&run.join("finetune/split.json"));
+    let parent = json(&run.join("split.json"));
+    assert_eq!(split["labeled_indices"], parent["labeled_indices"]);
+    assert!(split.get("validation_indices").is_none(), "{split}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -385,7 +385,8 @@ impl Default for ReducedMplConfig {
 }
 
 /// The finetune stage: the trained (EMA) student on the labeled set only, dropout off, small
-/// learning rate, best checkpoint by validation accuracy. Runs in the `finetune` sub-folder.
+/// learning rate, best checkpoint by validation accuracy (or the last model, without
+/// validation samples). Runs in the `finetune` sub-folder.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FinetuneConfig {
@@ -407,7 +408,8 @@ pub struct FinetuneConfig {
     /// beyond the run's budget is used) or `training` (labeled training samples outside the
     /// labeled set). Never the test split.
     pub validation: String,
-    /// Validation samples per class.
+    /// Validation samples per class (0: none; the stage trains on every labeled sample and
+    /// keeps its last model instead of the best by validation).
     pub validation_per_class: usize,
     /// Which model a validation tie keeps: `earlier`, `later`, `lower-loss`, or empty (the
     /// run's `train.best_on_tie`).
@@ -783,11 +785,6 @@ impl Config {
         positive(
             "finetune.eval_every",
             self.finetune.eval_every > 0,
-            "at least 1",
-        )?;
-        positive(
-            "finetune.validation_per_class",
-            self.finetune.validation_per_class > 0,
             "at least 1",
         )?;
         self.role_swap_steps(1)?;

@@ -2,7 +2,8 @@
 //! student) continues on the labeled samples only, with dropout off and a small constant
 //! learning rate, and the best checkpoint by validation accuracy is kept. The validation
 //! samples are carved from the labeled set or from the rest of the training pool, never from
-//! the test split.
+//! the test split; with none (`finetune.validation_per_class = 0`) the stage trains on every
+//! labeled sample for its steps and keeps its last model.
 //!
 //! The stage is a run of its own in the `finetune` sub-folder (config, split with validation
 //! samples, metrics, checkpoints, report), so it logs, checkpoints and resumes like any run.
@@ -41,7 +42,7 @@ pub fn start_model(config: &Config, ft: &FinetuneConfig) -> String {
 
 /// The stage's configuration: the run's data, network (dropout off) and labeled views;
 /// supervised steps at `ft`'s constant learning rate; no EMA; the best model by validation
-/// is reported.
+/// is reported (the last model when `ft` holds no validation samples out).
 pub fn stage_config(parent: &Config, ft: &FinetuneConfig) -> Config {
     let mut c = parent.clone();
     c.method = "supervised".into();
@@ -50,8 +51,9 @@ pub fn stage_config(parent: &Config, ft: &FinetuneConfig) -> Config {
     c.train.steps = ft.steps;
     c.train.batch_size = ft.batch_size;
     c.train.ema_decay = 0.0;
-    c.train.keep_best = true;
-    c.train.report = "best".into();
+    // Without validation samples there is no best to keep: the last model is the stage's.
+    c.train.keep_best = ft.validation_per_class > 0;
+    c.train.report = if c.train.keep_best { "best" } else { "student" }.into();
     c.train.eval_every = ft.eval_every;
     c.train.checkpoint_every = ft.eval_every;
     c.train.steps_per_epoch = 0;
@@ -77,8 +79,8 @@ pub fn stage_config(parent: &Config, ft: &FinetuneConfig) -> Config {
     c
 }
 
-/// Writes the stage's folder: config, split with validation samples carved per `ft`, and the
-/// run's preprocessing.
+/// Writes the stage's folder: config, split with validation samples carved per `ft` (none
+/// when `ft.validation_per_class` is 0), and the run's preprocessing.
 fn prepare_stage(
     parent: &RunDir,
     config: &Config,
@@ -93,15 +95,19 @@ fn prepare_stage(
         "training" => ValidationSource::Training,
         _ => ValidationSource::Labeled,
     };
-    let (labeled, validation) = carve_validation(
-        data.dataset.train.labels(),
-        &data.dataset.classes,
-        &split.labeled_indices,
-        ft.validation_per_class,
-        source,
-        &mut Rng::stream(config.seed, "finetune/validation"),
-    )
-    .with_context(|| format!("finetune.validation = '{}'", ft.validation))?;
+    let (labeled, validation) = if ft.validation_per_class == 0 {
+        (split.labeled_indices.clone(), Vec::new())
+    } else {
+        carve_validation(
+            data.dataset.train.labels(),
+            &data.dataset.classes,
+            &split.labeled_indices,
+            ft.validation_per_class,
+            source,
+            &mut Rng::stream(config.seed, "finetune/validation"),
+        )
+        .with_context(|| format!("finetune.validation = '{}'", ft.validation))?
+    };
     let mut stage_split = split;
     stage_split.labeled_per_class = count_per_class(
         data.dataset.train.labels(),
@@ -174,20 +180,27 @@ pub fn finetune(
         Outcome::Finished(s) => *s,
         Outcome::Stopped { .. } => return Ok(None),
     };
-    let best = stage_summary
-        .best
-        .context("the finetune stage kept no best model")?;
-    let after = stage_summary.models["best"].clone();
+    let validation_size = stage.read_split()?.validation_indices.len();
+    let (after, best_step, validation) = if validation_size == 0 {
+        let last = stage_summary.models["student"].clone();
+        (last, stage_summary.steps, None)
+    } else {
+        let best = stage_summary
+            .best
+            .context("the finetune stage kept no best model")?;
+        let kept = stage_summary.models["best"].clone();
+        (kept, best.step, Some((best.initial, best.accuracy)))
+    };
     let record = FinetuneRecord {
         folder: FOLDER.into(),
         from,
         steps: stage_summary.steps,
         before,
         after: after.accuracy,
-        best_step: best.step,
-        validation_before: best.initial,
-        validation_best: best.accuracy,
-        validation_size: stage.read_split()?.validation_indices.len(),
+        best_step,
+        validation_before: validation.map(|v| v.0),
+        validation_best: validation.map(|v| v.1),
+        validation_size,
     };
     summary.set_finetuned(record, after);
     summary.save(&parent.summary())?;

@@ -394,15 +394,17 @@ pub struct FinetuneRecord {
     pub steps: u64,
     /// Test accuracy before (the `from` model).
     pub before: f64,
-    /// Test accuracy after (the best checkpoint by validation).
+    /// Test accuracy after (the best checkpoint by validation; the last model without one).
     pub after: f64,
-    /// Step of the best checkpoint (0: the starting model was kept).
+    /// Step of the kept model (0: the starting model was kept).
     pub best_step: u64,
-    /// Validation accuracy before the first step.
-    pub validation_before: f64,
-    /// Validation accuracy of the best checkpoint.
-    pub validation_best: f64,
-    /// Number of validation samples.
+    /// Validation accuracy before the first step (none without validation samples).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_before: Option<f64>,
+    /// Validation accuracy of the best checkpoint (none without validation samples).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_best: Option<f64>,
+    /// Number of validation samples (0: the stage kept its last model).
     pub validation_size: usize,
 }
 
@@ -485,16 +487,25 @@ impl Summary {
             s.push_str(&note);
         }
         if let Some(f) = &self.finetune {
+            let kept = match (f.validation_before, f.validation_best) {
+                (Some(before), Some(best)) => format!(
+                    "best step {} by validation {:.2}% -> {:.2}% on {} samples",
+                    f.best_step,
+                    100.0 * before,
+                    100.0 * best,
+                    f.validation_size
+                ),
+                _ => format!(
+                    "no validation samples: the last step ({}) kept",
+                    f.best_step
+                ),
+            };
             s.push_str(&format!(
-                "finetune ({} steps from {}): {:.2}% -> {:.2}%; best step {} by validation {:.2}% -> {:.2}% on {} samples\n",
+                "finetune ({} steps from {}): {:.2}% -> {:.2}%; {kept}\n",
                 f.steps,
                 f.from,
                 100.0 * f.before,
                 100.0 * f.after,
-                f.best_step,
-                100.0 * f.validation_before,
-                100.0 * f.validation_best,
-                f.validation_size
             ));
         }
         s
