@@ -91,13 +91,13 @@ fn prepare_stage(
     stage_cfg.validate()?;
     let split = parent.read_split()?;
     let data = RunData::prepare(&stage_cfg, Some(split.clone()))?;
-    let source = match ft.validation.as_str() {
-        "training" => ValidationSource::Training,
-        _ => ValidationSource::Labeled,
-    };
     let (labeled, validation) = if ft.validation_per_class == 0 {
         (split.labeled_indices.clone(), Vec::new())
     } else {
+        let source = match ft.validation.as_str() {
+            "training" => ValidationSource::Training,
+            _ => ValidationSource::Labeled,
+        };
         carve_validation(
             data.dataset.train.labels(),
             &data.dataset.classes,
@@ -181,25 +181,21 @@ pub fn finetune(
         Outcome::Stopped { .. } => return Ok(None),
     };
     let validation_size = stage.read_split()?.validation_indices.len();
-    let (after, best_step, validation) = if validation_size == 0 {
-        let last = stage_summary.models["student"].clone();
-        (last, stage_summary.steps, None)
-    } else {
-        let best = stage_summary
-            .best
-            .context("the finetune stage kept no best model")?;
-        let kept = stage_summary.models["best"].clone();
-        (kept, best.step, Some((best.initial, best.accuracy)))
-    };
+    let best = stage_summary.best;
+    if validation_size > 0 && best.is_none() {
+        bail!("the finetune stage kept no best model");
+    }
+    // The stage reports its best model by validation, or its last without validation samples.
+    let after = stage_summary.models[&stage_summary.reported_model].clone();
     let record = FinetuneRecord {
         folder: FOLDER.into(),
         from,
         steps: stage_summary.steps,
         before,
         after: after.accuracy,
-        best_step,
-        validation_before: validation.map(|v| v.0),
-        validation_best: validation.map(|v| v.1),
+        best_step: best.map_or(stage_summary.steps, |b| b.step),
+        validation_before: best.map(|b| b.initial),
+        validation_best: best.map(|b| b.accuracy),
         validation_size,
     };
     summary.set_finetuned(record, after);
