@@ -11,10 +11,14 @@ momentum 0.9 nesterov, weight decay 5e-4 on weights, random inputs already in me
 
 Prints median_s=, images_per_s= and peak_rss_mib= (peak resident memory while stepping, after a
 reset of the peak through /proc/self/clear_refs) with rss_start_mib= (after `import torch`, before
-the networks are built), like the Rust command.
+the networks are built), like the Rust command. With --device cuda, also the most GPU memory the
+caching allocator held (device_reserved_mib=) and in live tensors (device_in_use_mib=) while
+stepping, as the Rust command prints for its GPU backends; cuDNN's benchmark mode is on there
+(the fastest algorithm per shape, as Burn's autotune), TF32 at PyTorch's defaults.
 
   /work/venv-torch/bin/python bench/torch_step.py --method supervised --batch 64 --threads 2
   /work/venv-torch/bin/python bench/torch_step.py --method mpl --batch 4 --mu 7 --threads 2
+  python3 bench/torch_step.py --method mpl --batch 64 --mu 7 --device cuda
 """
 import argparse
 import statistics
@@ -137,21 +141,27 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args()
     start = rss_kib("VmRSS:")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    dev = torch.device(args.device)
+    gpu = dev.type == "cuda"
+    # cuDNN picks its fastest convolution for these fixed shapes, as Burn's autotune does.
+    torch.backends.cudnn.benchmark = gpu
     b, nu = args.batch, args.batch * args.mu
-    x_l, y_l = torch.randn(b, 3, 32, 32), torch.arange(b) % 10
-    student = WideResNet(widen=args.widen).train()
+    x_l, y_l = torch.randn(b, 3, 32, 32, device=dev), torch.arange(b, device=dev) % 10
+    student = WideResNet(widen=args.widen).to(dev).train()
     s_opt = optimizer(student)
     if args.method == "supervised":
         step = lambda: supervised_step(student, s_opt, x_l, y_l)
         images = b
     else:
-        teacher = WideResNet(widen=args.widen).train()
+        teacher = WideResNet(widen=args.widen).to(dev).train()
         t_opt = optimizer(teacher)
-        x_uw, x_us = torch.randn(nu, 3, 32, 32), torch.randn(nu, 3, 32, 32)
+        x_uw = torch.randn(nu, 3, 32, 32, device=dev)
+        x_us = torch.randn(nu, 3, 32, 32, device=dev)
         step = lambda: mpl_step(teacher, student, t_opt, s_opt, x_l, y_l, x_uw, x_us)
         images = b + nu
     for _ in range(args.warmup):
@@ -162,15 +172,21 @@ def main():
     except OSError:
         pass
     before = rss_kib("VmRSS:")
+    if gpu:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
     times = []
     for _ in range(args.steps):
         t0 = time.perf_counter()
         step().item()
+        if gpu:
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     print(
         f"torch={torch.__version__} method={args.method} batch={b} mu={args.mu} "
-        f"threads={args.threads} min_s={min(times):.4f} max_s={max(times):.4f}"
+        f"device={args.device} threads={args.threads} "
+        f"min_s={min(times):.4f} max_s={max(times):.4f}"
     )
     print(f"median_s={med:.4f}")
     print(f"images_per_s={images / med:.1f}")
@@ -178,6 +194,12 @@ def main():
         f"rss_start_mib={start / 1024:.0f} rss_before_mib={before / 1024:.0f} "
         f"peak_rss_mib={rss_kib('VmHWM:') / 1024:.0f}"
     )
+    if gpu:
+        mib = 1 << 20
+        print(
+            f"device_reserved_mib={torch.cuda.max_memory_reserved() / mib:.0f} "
+            f"device_in_use_mib={torch.cuda.max_memory_allocated() / mib:.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod datatools;
+pub mod device;
 pub mod eval;
 pub mod export;
 pub mod io;

@@ -46,11 +46,15 @@ enum Command {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        device: DeviceArg,
     },
     /// Rebuild a run's report.html (curves, confusion matrices, calibration, embeddings).
     Report {
         /// The run folder.
         dir: PathBuf,
+        #[command(flatten)]
+        device: DeviceArg,
     },
     /// Compare runs: a table per run and grouped over seeds, with the gain over supervised.
     Compare {
@@ -98,6 +102,22 @@ enum Command {
     /// Measure speed.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// List the compute devices of this build and whether each opens; with --check, compare
+    /// every network's logits and gradients on a device against the CPU's.
+    Devices {
+        /// Compare on this device (cuda, cuda:N, wgpu) against the CPU.
+        #[arg(long, value_name = "DEVICE")]
+        check: Option<String>,
+        /// Compare only this network (default: every registered one).
+        #[arg(long)]
+        model: Option<String>,
+        /// Random 3x32x32 images per comparison.
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        /// The largest relative error (||device - cpu|| / ||cpu|| of any tensor) that passes.
+        #[arg(long, default_value_t = 1e-2)]
+        tolerance: f64,
+    },
     /// List the registered networks with their trainable parameter counts.
     Models,
     /// List the presets.
@@ -184,10 +204,21 @@ enum BenchCommand {
         /// Timed steps.
         #[arg(long, default_value_t = 10)]
         steps: usize,
+        #[command(flatten)]
+        device: DeviceArg,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `--device`: where a command computes, in place of the run's saved `train.device`.
+#[derive(Args)]
+struct DeviceArg {
+    /// Compute device: cpu, cuda, cuda:N or wgpu (GPU devices need builds with the cargo
+    /// features `cuda` / `wgpu`; default: the run's own, train.device).
+    #[arg(long, value_name = "DEVICE")]
+    device: Option<String>,
 }
 
 /// Which data, with the options that shape it.
@@ -277,6 +308,8 @@ struct FinetuneArgs {
     /// Save a checkpoint and exit after this many steps of the stage.
     #[arg(long)]
     stop_at: Option<u64>,
+    #[command(flatten)]
+    device: DeviceArg,
     /// No progress bar and no final table.
     #[arg(long)]
     quiet: bool,
@@ -373,6 +406,10 @@ struct TrainArgs {
     /// Write TensorBoard event files of every logged scalar into the run folder.
     #[arg(long)]
     tensorboard: bool,
+    /// Compute device (train.device): cpu, cuda, cuda:N or wgpu (GPU devices need builds with
+    /// the cargo features `cuda` / `wgpu`). With --resume, continues the run there.
+    #[arg(long, value_name = "DEVICE")]
+    device: Option<String>,
     /// No progress bar and no final table.
     #[arg(long)]
     quiet: bool,
@@ -417,6 +454,9 @@ impl TrainArgs {
         }
         if let Some(r) = &self.role_swap {
             flag("mpl.role_swap", Value::String(r.clone()));
+        }
+        if let Some(d) = &self.device {
+            flag("train.device", Value::String(d.clone()));
         }
         let budget = [
             (
@@ -488,6 +528,7 @@ fn cmd_train(args: TrainArgs) -> Result<()> {
         stop_at: args.stop_at,
         quiet: args.quiet,
         init: None,
+        device: args.device.clone(),
     };
     let (run, outcome) = match &args.resume {
         Some(dir) => {
@@ -545,6 +586,7 @@ fn cmd_finetune(args: FinetuneArgs) -> Result<()> {
         stop_at: args.stop_at,
         quiet: args.quiet,
         init: None,
+        device: args.device.device.clone(),
     };
     match finetune(&run, &ft, &opts)? {
         Some(summary) => {
@@ -565,9 +607,9 @@ fn cmd_finetune(args: FinetuneArgs) -> Result<()> {
     Ok(())
 }
 
-fn cmd_eval(dir: PathBuf, json: bool) -> Result<()> {
+fn cmd_eval(dir: PathBuf, json: bool, device: Option<&str>) -> Result<()> {
     let run = RunDir { dir };
-    let (session, _) = load_session(&run)?;
+    let (session, _) = load_session(&run, device)?;
     let saved = run.read_summary().ok().flatten();
     let wall = saved
         .as_ref()
@@ -716,6 +758,7 @@ fn cmd_bench(cmd: BenchCommand) -> Result<()> {
             classes,
             warmup,
             steps,
+            device,
             json,
         } => {
             let sample = parse_shape(&shape)?;
@@ -725,6 +768,9 @@ fn cmd_bench(cmd: BenchCommand) -> Result<()> {
                 ("train.batch_size".into(), Value::Integer(batch as i64)),
                 ("train.mu".into(), Value::Integer(mu as i64)),
             ];
+            if let Some(d) = device.device {
+                flags.push(("train.device".into(), Value::String(d)));
+            }
             if method == "reduced-mpl" {
                 // The measurement feeds the reduced teacher random logits, not a run's.
                 flags.push((
@@ -752,13 +798,15 @@ fn cmd_bench(cmd: BenchCommand) -> Result<()> {
                         "shape": shape, "median_s": t.median_s, "min_s": t.min_s,
                         "max_s": t.max_s, "images_per_s": images_per_s,
                         "rss_start_mib": mib(t.rss_start), "rss_before_mib": mib(t.rss_before),
-                        "peak_rss_mib": mib(t.peak_rss),
+                        "peak_rss_mib": mib(t.peak_rss), "device": config.train.device,
+                        "device_reserved_mib": t.device_reserved.map(|b| mib(Some(b))),
+                        "device_in_use_mib": t.device_in_use.map(|b| mib(Some(b))),
                     })
                 );
             } else {
                 println!(
-                    "model={model} method={method} batch={batch} mu={mu} shape={shape} steps={steps} min_s={:.4} max_s={:.4}",
-                    t.min_s, t.max_s
+                    "model={model} method={method} batch={batch} mu={mu} shape={shape} device={} steps={steps} min_s={:.4} max_s={:.4}",
+                    config.train.device, t.min_s, t.max_s
                 );
                 println!("median_s={:.4}", t.median_s);
                 println!("images_per_s={images_per_s:.1}");
@@ -768,6 +816,13 @@ fn cmd_bench(cmd: BenchCommand) -> Result<()> {
                     mib(t.rss_before),
                     mib(t.peak_rss)
                 );
+                if let (Some(reserved), Some(in_use)) = (t.device_reserved, t.device_in_use) {
+                    println!(
+                        "device_reserved_mib={:.0} device_in_use_mib={:.0}",
+                        mib(Some(reserved)),
+                        mib(Some(in_use))
+                    );
+                }
             }
         }
     }
@@ -784,6 +839,73 @@ fn parse_shape(s: &str) -> Result<Vec<usize>> {
         Some(d) if d.len() == 1 || d.len() == 3 => Ok(d),
         _ => bail!("--shape '{s}': expected CxHxW (e.g. 3x32x32) or a feature count"),
     }
+}
+
+fn cmd_devices(
+    check: Option<&str>,
+    model: Option<&str>,
+    batch: usize,
+    tolerance: f64,
+) -> Result<()> {
+    use metapseudo::device::{self, DeviceName, parity};
+    let Some(name) = check else {
+        for name in [DeviceName::Cpu, DeviceName::Cuda(0), DeviceName::Wgpu] {
+            let state = match name.feature().filter(|_| !name.is_built()) {
+                Some(feature) => format!("not in this build (cargo feature `{feature}`)"),
+                None => match device::open(&name.to_string()) {
+                    Ok(_) => "opens".to_string(),
+                    Err(e) => format!("built, does not open: {e:#}"),
+                },
+            };
+            println!("{:<7} {state}", name.to_string());
+        }
+        return Ok(());
+    };
+    let device = device::open(name)?;
+    println!(
+        "{:<10} {:>11} {:>11} {:>11} {:>19}  (relative errors against the cpu, batch {batch})",
+        "model", "eval logits", "train logits", "gradients", "loss cpu / device"
+    );
+    let cell = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2e}"));
+    let mut failed = Vec::new();
+    let models: Vec<&str> = match model {
+        Some(m) => vec![m],
+        None => metapseudo::models::MODELS.iter().map(|(n, _)| *n).collect(),
+    };
+    for model in models {
+        let p = parity::check_model(model, &device, batch)?;
+        let loss = p
+            .loss
+            .map_or("-".into(), |(a, b)| format!("{a:.5} / {b:.5}"));
+        let verdict = if p.worst() <= tolerance {
+            "ok"
+        } else {
+            "MISMATCH"
+        };
+        println!(
+            "{:<10} {:>11} {:>11} {:>11} {:>19}  {verdict}{}",
+            p.model,
+            cell(Some(p.eval_logits)),
+            cell(p.train_logits),
+            cell(p.gradients),
+            loss,
+            if p.gradients.is_none() {
+                " (dropout: evaluation mode only)"
+            } else {
+                ""
+            }
+        );
+        if p.worst() > tolerance {
+            failed.push(p.model);
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{name} differs from the cpu by more than {tolerance} on: {}",
+            failed.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn cmd_models() -> Result<()> {
@@ -855,10 +977,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => cmd_train(*args),
         Command::Finetune(args) => cmd_finetune(args),
-        Command::Eval { dir, json } => cmd_eval(dir, json),
-        Command::Report { dir } => report::rebuild_report(&RunDir { dir }).map(|p| {
-            println!("wrote {}", p.display());
-        }),
+        Command::Eval { dir, json, device } => cmd_eval(dir, json, device.device.as_deref()),
+        Command::Report { dir, device } => {
+            report::rebuild_report(&RunDir { dir }, device.device.as_deref()).map(|p| {
+                println!("wrote {}", p.display());
+            })
+        }
         Command::Compare { dirs, out } => cmd_compare(&dirs, &out),
         Command::Predict {
             model,
@@ -875,6 +999,12 @@ fn main() -> ExitCode {
         } => cmd_export(&dir, &format, out.as_deref(), model_name.as_deref()),
         Command::Data(cmd) => cmd_data(cmd),
         Command::Bench(cmd) => cmd_bench(cmd),
+        Command::Devices {
+            check,
+            model,
+            batch,
+            tolerance,
+        } => cmd_devices(check.as_deref(), model.as_deref(), batch, tolerance),
         Command::Models => cmd_models(),
         Command::Presets => {
             let width = PRESETS.iter().map(|(n, _)| n.len()).max().unwrap_or(0);

@@ -171,7 +171,49 @@ fn eval_reprints_the_summary_and_existing_folders_are_protected() {
         e.contains("already holds a run") && e.contains("--resume"),
         "{e}"
     );
+    // --device computes elsewhere; on the cpu, named explicitly, the numbers are the same.
+    let e = metapseudo(&["eval", out_s, "--json", "--device", "cpu"]);
+    let on_cpu: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    assert_eq!(on_cpu, summary);
+    let e = fails(&["eval", out_s, "--device", "tpu"]);
+    assert!(e.contains("'tpu'") && e.contains("cuda:N"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_device_left_out_of_the_build_is_refused_before_the_run_folder_is_made() {
+    use metapseudo::device::DeviceName;
+    let dir = temp_dir("cli-device");
+    let out = dir.join("run");
+    let out_s = out.to_str().unwrap();
+    let missing = [DeviceName::Cuda(0), DeviceName::Wgpu]
+        .into_iter()
+        .filter(|d| !d.is_built());
+    for device in missing {
+        let name = device.to_string();
+        let feature = device.feature().unwrap();
+        let e = fails(&["train", "--steps", "5", "--device", &name, "--out", out_s]);
+        assert!(
+            e.contains(&name) && e.contains(&format!("--features {feature}")),
+            "{e}"
+        );
+        assert!(!out.exists(), "{name}: the run folder was made");
+        let e = fails(&[
+            "bench", "step", "--model", "mlp", "--shape", "4", "--device", &name,
+        ]);
+        assert!(e.contains(&format!("--features {feature}")), "{e}");
+    }
+    let e = fails(&["train", "--set", "train.device=\"gpu\"", "--out", out_s]);
+    assert!(e.contains("train.device") && e.contains("'gpu'"), "{e}");
+    let listed = metapseudo(&["devices"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("cpu") && l.ends_with("opens")),
+        "{listed}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

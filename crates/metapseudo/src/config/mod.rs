@@ -231,6 +231,10 @@ pub struct TrainConfig {
     /// over a running mean of the model's weak-view predictions, which decays by this factor
     /// per step. Not part of any method of the spec: 0 (off) is the default.
     pub align_decay: f64,
+    /// Compute device: `cpu` (always built), `cuda` or `cuda:N` and `wgpu` (builds with the
+    /// cargo features of those names). Where a run computes, not what: the same run on two
+    /// devices differs only by floating-point rounding.
+    pub device: String,
 }
 
 /// SGD with momentum and a learning-rate schedule.
@@ -573,6 +577,7 @@ impl Default for TrainConfig {
             best_on_tie: "earlier".into(),
             steps_per_epoch: 0,
             align_decay: 0.0,
+            device: "cpu".into(),
         }
     }
 }
@@ -667,6 +672,10 @@ impl Config {
     /// Checks every enumerated option and range, naming the option at fault.
     pub fn validate(&self) -> anyhow::Result<()> {
         one_of("method", &self.method, METHODS)?;
+        self.train
+            .device
+            .parse::<crate::device::DeviceName>()
+            .map_err(|e| anyhow::anyhow!("train.device: {e}"))?;
         one_of(
             "data.normalize",
             &self.data.normalize,

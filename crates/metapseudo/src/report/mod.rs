@@ -265,9 +265,10 @@ pub fn write_report(
     Ok(path)
 }
 
-/// Rebuilds `report.html` of a run folder from its checkpoint, metrics and summary.
-pub fn rebuild_report(run: &RunDir) -> Result<PathBuf> {
-    let (session, _) = load_session(run)?;
+/// Rebuilds `report.html` of a run folder from its checkpoint, metrics and summary, computing
+/// on `device` (default: the run's own).
+pub fn rebuild_report(run: &RunDir, device: Option<&str>) -> Result<PathBuf> {
+    let (session, _) = load_session(run, device)?;
     let logits = session.test_logits();
     let summary = match run.read_summary()? {
         Some(summary) => summary,

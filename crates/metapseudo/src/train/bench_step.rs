@@ -1,5 +1,6 @@
 //! `metapseudo bench step`: seconds per training step of one method on one network, on random
-//! inputs already on the device (no data pipeline), and the peak memory while stepping.
+//! inputs already on the device (no data pipeline), and the peak memory while stepping (resident
+//! memory, and on a GPU the device memory its allocator holds).
 
 use super::context::TensorBatch;
 use super::trainer::build_context;
@@ -9,7 +10,6 @@ use crate::methods::reduced_mpl::TeacherLogits;
 use crate::models::ModelShape;
 use crate::sysmem;
 use anyhow::{Result, bail};
-use burn::tensor::Device;
 use metapseudo_data::Rng;
 use metapseudo_data::pipeline::Batch;
 use std::time::Instant;
@@ -46,6 +46,11 @@ pub struct StepTiming {
     pub rss_before: Option<u64>,
     /// Peak resident memory while stepping, bytes.
     pub peak_rss: Option<u64>,
+    /// The most device memory the allocator held after any timed step, bytes (GPU backends;
+    /// `None` on the CPU, whose memory is `peak_rss`).
+    pub device_reserved: Option<u64>,
+    /// The most device memory in live tensors after any timed step, bytes (GPU backends).
+    pub device_in_use: Option<u64>,
 }
 
 /// A batch of standard-normal inputs with labels cycling through the classes.
@@ -75,7 +80,7 @@ pub fn bench_step(config: &Config, spec: &StepBench) -> Result<StepTiming> {
         bail!("bench step needs at least one timed step");
     }
     let rss_start = sysmem::rss();
-    let device = Device::flex().autodiff();
+    let device = crate::device::open(&config.train.device)?.autodiff();
     let shape = ModelShape {
         sample: spec.sample.clone(),
         num_classes: spec.classes,
@@ -89,21 +94,31 @@ pub fn bench_step(config: &Config, spec: &StepBench) -> Result<StepTiming> {
     });
     let mut method = methods::build(config, logits)?;
     let batch = TensorBatch::from_host(&random_batch(config, spec), &device);
-    let sync = |scalars: &methods::Scalars| {
-        // Reading one logged value waits for the step's work on lazy backends.
+    let sync = |scalars: &methods::Scalars| -> Result<()> {
+        // Reading one logged value runs the step's work on lazy backends, as the training loop's
+        // logging does; the device's sync then waits for the rest (the optimiser's updates).
         if let Some((_, methods::Scalar::Tensor(t))) = scalars.first() {
             let _ = t.clone().into_scalar::<f32>();
         }
+        device
+            .sync()
+            .map_err(|e| anyhow::anyhow!("device {}: {e:?}", config.train.device))
     };
     for step in 0..spec.warmup {
-        sync(&method.step(&mut ctx, &batch, step as u64));
+        sync(&method.step(&mut ctx, &batch, step as u64))?;
     }
     let rss_before = sysmem::reset_peak_rss();
     let mut times = Vec::with_capacity(spec.steps);
+    let (mut device_reserved, mut device_in_use) = (None, None);
     for step in 0..spec.steps {
         let t = Instant::now();
-        sync(&method.step(&mut ctx, &batch, (spec.warmup + step) as u64));
+        sync(&method.step(&mut ctx, &batch, (spec.warmup + step) as u64))?;
         times.push(t.elapsed().as_secs_f64());
+        // The CPU backend reports no pool (`None`): its memory is the resident set.
+        if let Some(usage) = device.memory_pool_usage() {
+            device_reserved = device_reserved.max(Some(usage.bytes_reserved));
+            device_in_use = device_in_use.max(Some(usage.bytes_in_use));
+        }
     }
     times.sort_by(f64::total_cmp);
     Ok(StepTiming {
@@ -118,5 +133,7 @@ pub fn bench_step(config: &Config, spec: &StepBench) -> Result<StepTiming> {
         rss_start,
         rss_before,
         peak_rss: sysmem::peak_rss(),
+        device_reserved,
+        device_in_use,
     })
 }

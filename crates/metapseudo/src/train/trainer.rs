@@ -42,6 +42,8 @@ pub struct TrainOptions {
     /// Weights to start a new run's student (and EMA) from, instead of the seeded
     /// initialisation.
     pub init: Option<InitFrom>,
+    /// Compute device of a continued run or stage, in place of its saved `train.device`.
+    pub device: Option<String>,
 }
 
 /// A model of another run's checkpoint to start from.
@@ -203,7 +205,7 @@ fn labeled_frequencies(per_class: &[usize]) -> Vec<f32> {
 impl Session {
     /// Builds fresh networks and state for `config` on `data`.
     pub fn new(config: &Config, data: RunData) -> Result<Self> {
-        let device = Device::flex().autodiff();
+        let device = crate::device::open(&config.train.device)?.autodiff();
         let shape = ModelShape {
             sample: data.dataset.sample_shape.clone(),
             num_classes: data.dataset.num_classes(),
@@ -305,9 +307,10 @@ fn named_learners(ctx: &TrainContext, swapped: bool) -> (&Learner, Option<&Learn
     }
 }
 
-/// Loads the session of an existing run folder from its checkpoint.
-pub fn load_session(run: &RunDir) -> Result<(Session, u64)> {
-    let mut session = fresh_session(run)?;
+/// Loads the session of an existing run folder from its checkpoint, on `device` (default: the
+/// run's saved `train.device`).
+pub fn load_session(run: &RunDir, device: Option<&str>) -> Result<(Session, u64)> {
+    let mut session = fresh_session(run, device)?;
     let path = run.checkpoint();
     let file = TensorFile::load(&path)?;
     let metrics = session
@@ -316,9 +319,14 @@ pub fn load_session(run: &RunDir) -> Result<(Session, u64)> {
     Ok((session, metrics))
 }
 
-/// The session of an existing run folder at step 0: its saved config and split, fresh state.
-fn fresh_session(run: &RunDir) -> Result<Session> {
-    let config = run.read_config()?;
+/// The session of an existing run folder at step 0: its saved config and split, fresh state,
+/// on `device` (default: the saved one).
+fn fresh_session(run: &RunDir, device: Option<&str>) -> Result<Session> {
+    let mut config = run.read_config()?;
+    if let Some(d) = device {
+        config.train.device = d.to_string();
+        config.validate()?;
+    }
     let data = RunData::prepare(&config, Some(run.read_split()?))?;
     Session::new(&config, data)
 }
@@ -348,20 +356,24 @@ pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Resu
                     run.dir.display()
                 );
             }
+            let data = RunData::prepare(config, teacher_split(config)?)?;
+            let preprocess = crate::predict::Preprocess::of(&data, config);
+            // The session (its device above all) is set up before the folder exists, so a run
+            // that cannot start leaves nothing behind.
+            let session = Session::new(config, data)?;
             std::fs::create_dir_all(&run.dir)
                 .with_context(|| format!("cannot create run folder {}", run.dir.display()))?;
-            let data = RunData::prepare(config, teacher_split(config)?)?;
             write_atomic(&run.config(), config.to_toml().as_bytes())?;
             write_atomic(
                 &run.split(),
-                serde_json::to_string_pretty(&data.split)?.as_bytes(),
+                serde_json::to_string_pretty(&session.data.split)?.as_bytes(),
             )?;
-            crate::predict::save_preprocess(run, &crate::predict::Preprocess::of(&data, config))?;
-            (Session::new(config, data)?, 0)
+            crate::predict::save_preprocess(run, &preprocess)?;
+            (session, 0)
         }
-        None if run.checkpoint().exists() => load_session(run)?,
+        None if run.checkpoint().exists() => load_session(run, opts.device.as_deref())?,
         // Killed before its first checkpoint: start the same run again from step 0.
-        None => (fresh_session(run)?, 0),
+        None => (fresh_session(run, opts.device.as_deref())?, 0),
     };
     if session.step == 0
         && let Some(init) = &opts.init

@@ -1,0 +1,61 @@
+//! The GPU backends against the CPU. Set `METAPSEUDO_TEST_DEVICE` to a device of the build
+//! (`cuda`, `cuda:N`, `wgpu`) to run them:
+//!
+//!     METAPSEUDO_TEST_DEVICE=cuda cargo test --release --features cuda --test device
+//!
+//! Without it (CI has no GPU) each test says so and passes; the same comparisons of the CPU
+//! against itself run in the library's unit tests.
+
+mod common;
+
+use metapseudo::device::{self, parity};
+use metapseudo::train::run::RunDir;
+
+/// The device under test, opened, or `None` (with a note) when none is named.
+fn device_under_test() -> Option<(String, burn::tensor::Device)> {
+    let Ok(name) = std::env::var("METAPSEUDO_TEST_DEVICE") else {
+        eprintln!("METAPSEUDO_TEST_DEVICE is not set: no GPU device tested");
+        return None;
+    };
+    let device = device::open(&name).unwrap_or_else(|e| panic!("{e:#}"));
+    Some((name, device))
+}
+
+#[test]
+fn every_network_computes_what_the_cpu_computes() {
+    let Some((name, device)) = device_under_test() else {
+        return;
+    };
+    for (model, _) in metapseudo::models::MODELS {
+        let p = parity::check_model(model, &device, 8).unwrap();
+        eprintln!("{name} {p:?}");
+        assert!(p.worst() < 1e-2, "{name}: {p:?}");
+        if let Some((cpu, other)) = p.loss {
+            assert!((cpu - other).abs() < 1e-3 * cpu.abs().max(1.0), "{p:?}");
+        }
+    }
+}
+
+#[test]
+fn mpl_learns_the_moons_on_the_device_as_on_the_cpu() {
+    let Some((name, _)) = device_under_test() else {
+        return;
+    };
+    let dir = common::temp_dir("device-moons");
+    let accuracy = |device: &str, folder: &str| {
+        let sets = [
+            "train.steps=1500".to_string(),
+            format!("train.device=\"{device}\""),
+        ];
+        let config = common::config_with(None, &sets);
+        let run = RunDir {
+            dir: dir.join(folder),
+        };
+        common::train_to_end(&config, &run).accuracy
+    };
+    let (cpu, other) = (accuracy("cpu", "cpu"), accuracy(&name, "device"));
+    eprintln!("moons MPL accuracy: cpu {cpu}, {name} {other}");
+    assert!(other > 0.9, "{name}: {other}");
+    assert!((cpu - other).abs() < 0.05, "cpu {cpu}, {name} {other}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
