@@ -186,7 +186,7 @@ fn a_device_left_out_of_the_build_is_refused_before_the_run_folder_is_made() {
     let dir = temp_dir("cli-device");
     let out = dir.join("run");
     let out_s = out.to_str().unwrap();
-    let missing = [DeviceName::Cuda(0), DeviceName::Wgpu]
+    let missing = DeviceName::EACH_BACKEND
         .into_iter()
         .filter(|d| !d.is_built());
     for device in missing {

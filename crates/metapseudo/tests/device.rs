@@ -29,7 +29,7 @@ fn every_network_computes_what_the_cpu_computes() {
     for (model, _) in metapseudo::models::MODELS {
         let p = parity::check_model(model, &device, 8).unwrap();
         eprintln!("{name} {p:?}");
-        assert!(p.worst() < 1e-2, "{name}: {p:?}");
+        assert!(p.passes(1e-2, 5e-2), "{name}: {p:?}");
         if let Some((cpu, other)) = p.loss {
             assert!((cpu - other).abs() < 1e-3 * cpu.abs().max(1.0), "{p:?}");
         }

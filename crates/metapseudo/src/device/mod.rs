@@ -50,13 +50,22 @@ impl fmt::Display for DeviceName {
 }
 
 impl DeviceName {
-    /// The cargo feature that builds this device's backend (`None` for the CPU).
-    pub fn feature(self) -> Option<&'static str> {
+    /// One device of each backend, for listings.
+    pub const EACH_BACKEND: [DeviceName; 3] = [Self::Cpu, Self::Cuda(0), Self::Wgpu];
+
+    /// The backend's name: `cpu`, `cuda` or `wgpu`.
+    pub fn backend(self) -> &'static str {
         match self {
-            Self::Cpu => None,
-            Self::Cuda(_) => Some("cuda"),
-            Self::Wgpu => Some("wgpu"),
+            Self::Cpu => "cpu",
+            Self::Cuda(_) => "cuda",
+            Self::Wgpu => "wgpu",
         }
+    }
+
+    /// The cargo feature that builds this device's backend, named as the backend (`None` for
+    /// the CPU, always built).
+    pub fn feature(self) -> Option<&'static str> {
+        (self != Self::Cpu).then(|| self.backend())
     }
 
     /// Whether this build holds the device's backend.
@@ -69,16 +78,13 @@ impl DeviceName {
     }
 }
 
-/// The backends this build holds, by device name, for messages.
+/// The backends this build holds, by name, for messages.
 pub fn built() -> Vec<&'static str> {
-    [
-        ("cpu", true),
-        ("cuda", cfg!(feature = "cuda")),
-        ("wgpu", cfg!(feature = "wgpu")),
-    ]
-    .into_iter()
-    .filter_map(|(name, on)| on.then_some(name))
-    .collect()
+    DeviceName::EACH_BACKEND
+        .into_iter()
+        .filter(|d| d.is_built())
+        .map(DeviceName::backend)
+        .collect()
 }
 
 /// Checks that `name` is a device this build can use, without touching the hardware.
