@@ -216,11 +216,12 @@ enum BenchCommand {
     },
 }
 
-/// `--device`: where a command computes, in place of the run's saved `train.device`.
+/// `--device`: where a command computes, in place of `train.device`.
 #[derive(Args)]
 struct DeviceArg {
     /// Compute device: cpu, cuda, cuda:N or wgpu (GPU devices need builds with the cargo
-    /// features `cuda` / `wgpu`; default: the run's own, train.device).
+    /// features `cuda` / `wgpu`); default: train.device, an existing run's saved one. A run
+    /// continued with --resume continues there.
     #[arg(long, value_name = "DEVICE")]
     device: Option<String>,
 }
@@ -410,10 +411,8 @@ struct TrainArgs {
     /// Write TensorBoard event files of every logged scalar into the run folder.
     #[arg(long)]
     tensorboard: bool,
-    /// Compute device (train.device): cpu, cuda, cuda:N or wgpu (GPU devices need builds with
-    /// the cargo features `cuda` / `wgpu`). With --resume, continues the run there.
-    #[arg(long, value_name = "DEVICE")]
-    device: Option<String>,
+    #[command(flatten)]
+    device: DeviceArg,
     /// No progress bar and no final table.
     #[arg(long)]
     quiet: bool,
@@ -459,7 +458,7 @@ impl TrainArgs {
         if let Some(r) = &self.role_swap {
             flag("mpl.role_swap", Value::String(r.clone()));
         }
-        if let Some(d) = &self.device {
+        if let Some(d) = &self.device.device {
             flag("train.device", Value::String(d.clone()));
         }
         let budget = [
@@ -532,7 +531,7 @@ fn cmd_train(args: TrainArgs) -> Result<()> {
         stop_at: args.stop_at,
         quiet: args.quiet,
         init: None,
-        device: args.device.clone(),
+        device: args.device.device.clone(),
     };
     let (run, outcome) = match &args.resume {
         Some(dir) => {
@@ -854,7 +853,7 @@ fn cmd_devices(
     use metapseudo::device::{self, DeviceName, parity};
     let Some(name) = check else {
         for name in DeviceName::EACH_BACKEND {
-            let state = match name.feature().filter(|_| !name.is_built()) {
+            let state = match name.missing_feature() {
                 Some(feature) => format!("not in this build (cargo feature `{feature}`)"),
                 None => match device::open(&name.to_string()) {
                     Ok(_) => "opens".to_string(),

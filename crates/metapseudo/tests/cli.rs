@@ -181,7 +181,7 @@ fn eval_reprints_the_summary_and_existing_folders_are_protected() {
 }
 
 #[test]
-fn a_device_left_out_of_the_build_is_refused_before_the_run_folder_is_made() {
+fn devices_the_build_lacks_leave_no_run_folder_and_a_resume_can_name_one() {
     use metapseudo::device::DeviceName;
     let dir = temp_dir("cli-device");
     let out = dir.join("run");
@@ -203,6 +203,39 @@ fn a_device_left_out_of_the_build_is_refused_before_the_run_folder_is_made() {
         ]);
         assert!(e.contains(&format!("--features {feature}")), "{e}");
     }
+    // Resuming on a named device: the cpu, as the run was, gives the one-go run's numbers.
+    let once = dir.join("once");
+    let run = |args: &[&str]| {
+        let o = metapseudo(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    run(&[
+        "train",
+        "--quiet",
+        "--steps",
+        "200",
+        "--out",
+        once.to_str().unwrap(),
+    ]);
+    run(&[
+        "train",
+        "--quiet",
+        "--steps",
+        "200",
+        "--stop-at",
+        "120",
+        "--out",
+        out_s,
+    ]);
+    run(&["train", "--quiet", "--resume", out_s, "--device", "cpu"]);
+    let models = |d: &std::path::Path| json(&d.join("summary.json"))["models"].clone();
+    assert_eq!(models(&out), models(&once));
+    let e = fails(&["train", "--resume", out_s, "--device", "tpu"]);
+    assert!(e.contains("'tpu'"), "{e}");
     let e = fails(&["train", "--set", "train.device=\"gpu\"", "--out", out_s]);
     assert!(e.contains("train.device") && e.contains("'gpu'"), "{e}");
     let listed = metapseudo(&["devices"]);

@@ -76,6 +76,11 @@ impl DeviceName {
             Self::Wgpu => cfg!(feature = "wgpu"),
         }
     }
+
+    /// The cargo feature this build would need for the device (`None` when it has it).
+    pub fn missing_feature(self) -> Option<&'static str> {
+        self.feature().filter(|_| !self.is_built())
+    }
 }
 
 /// The backends this build holds, by name, for messages.
@@ -90,7 +95,7 @@ pub fn built() -> Vec<&'static str> {
 /// Checks that `name` is a device this build can use, without touching the hardware.
 pub fn check(name: &str) -> Result<DeviceName> {
     let device: DeviceName = name.parse()?;
-    if let Some(feature) = device.feature().filter(|_| !device.is_built()) {
+    if let Some(feature) = device.missing_feature() {
         bail!(
             "device '{name}' needs the `{feature}` cargo feature: build with `cargo build --release --features {feature}` (this build has: {})",
             built().join(", ")
