@@ -67,7 +67,8 @@ pub fn export_run(
     model: Option<&str>,
     out: Option<&Path>,
 ) -> Result<(PathBuf, PathBuf)> {
-    let predictor = Predictor::from_run(dir, model)?;
+    // Only the tensors are read back: the CPU holds them.
+    let predictor = Predictor::from_run(dir, model, &burn::tensor::Device::flex())?;
     let [network] = predictor.members.as_slice() else {
         bail!(
             "'{}' is an ensemble of {} networks; export one of them (--model-name student or teacher)",

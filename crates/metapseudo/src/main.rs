@@ -81,6 +81,8 @@ enum Command {
         /// Print JSON lines, one per input.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        device: DeviceArg,
     },
     /// Write a run's model as safetensors with a JSON description (architecture, preprocessing).
     Export {
@@ -651,8 +653,10 @@ fn cmd_predict(
     top_k: usize,
     model_name: Option<&str>,
     json: bool,
+    device: Option<&str>,
 ) -> Result<()> {
-    let predictor = Predictor::open(model, model_name)?;
+    let device = Predictor::device_for(model, device)?;
+    let predictor = Predictor::open(model, model_name, &device)?;
     let items = read_inputs(inputs, &predictor.pre)?;
     let raw: Vec<Vec<f32>> = items.iter().map(|i| i.features.clone()).collect();
     let probs = predictor.probabilities(&raw);
@@ -990,7 +994,15 @@ fn main() -> ExitCode {
             top_k,
             model_name,
             json,
-        } => cmd_predict(&model, &inputs, top_k, model_name.as_deref(), json),
+            device,
+        } => cmd_predict(
+            &model,
+            &inputs,
+            top_k,
+            model_name.as_deref(),
+            json,
+            device.device.as_deref(),
+        ),
         Command::Export {
             dir,
             format,

@@ -108,8 +108,9 @@ fn network_from(
 }
 
 impl Predictor {
-    /// The model `name` (default: the run's reported model) of a run folder's checkpoint.
-    pub fn from_run(dir: &Path, name: Option<&str>) -> Result<Self> {
+    /// The model `name` (default: the run's reported model) of a run folder's checkpoint, on
+    /// `device` (without autodiff).
+    pub fn from_run(dir: &Path, name: Option<&str>, device: &Device) -> Result<Self> {
         let run = RunDir {
             dir: dir.to_path_buf(),
         };
@@ -122,7 +123,7 @@ impl Predictor {
         let name = name.unwrap_or(&reported).to_string();
         if name == crate::train::finetune::MODEL {
             let stage = crate::train::finetune::stage_dir(&run);
-            let mut p = Self::from_run(&stage.dir, Some("best"))?;
+            let mut p = Self::from_run(&stage.dir, Some("best"), device)?;
             p.model_name = name;
             return Ok(p);
         }
@@ -138,7 +139,6 @@ impl Predictor {
         } else {
             vec![name.as_str()]
         };
-        let device = Device::flex();
         let members = member_names
             .into_iter()
             .map(|member| {
@@ -150,7 +150,7 @@ impl Predictor {
                         file.model_names().join(", ")
                     );
                 }
-                network_from(&config.model, &pre, &tensors, &device).with_context(|| {
+                network_from(&config.model, &pre, &tensors, device).with_context(|| {
                     format!("loading '{member}' from {}", run.checkpoint().display())
                 })
             })
@@ -160,12 +160,13 @@ impl Predictor {
             model_config: config.model,
             model_name: name,
             pre,
-            device,
+            device: device.clone(),
         })
     }
 
-    /// A model written by `metapseudo export` (the `.safetensors` file, or its folder).
-    pub fn from_export(path: &Path) -> Result<Self> {
+    /// A model written by `metapseudo export` (the `.safetensors` file, or its folder), on
+    /// `device`.
+    pub fn from_export(path: &Path, device: &Device) -> Result<Self> {
         let file_path = if path.is_dir() {
             path.join(crate::export::EXPORT_FILE)
         } else {
@@ -173,22 +174,39 @@ impl Predictor {
         };
         let file = TensorFile::load(&file_path)?;
         let meta = crate::export::ExportMeta::from_file(&file, &file_path)?;
-        let device = Device::flex();
-        let model = network_from(&meta.model, &meta.preprocess, &file.tensors, &device)
+        let model = network_from(&meta.model, &meta.preprocess, &file.tensors, device)
             .with_context(|| format!("loading {}", file_path.display()))?;
         Ok(Self {
             members: vec![model],
             model_config: meta.model,
             model_name: meta.source_model,
             pre: meta.preprocess,
-            device,
+            device: device.clone(),
         })
     }
 
-    /// A run folder (it has `config.toml`) or an export.
-    pub fn open(path: &Path, name: Option<&str>) -> Result<Self> {
+    /// The device `predict` computes on: `named`, else a run folder's saved `train.device`,
+    /// else (an export) the CPU.
+    pub fn device_for(path: &Path, named: Option<&str>) -> Result<Device> {
+        let name = match named {
+            Some(n) => n.to_string(),
+            None if path.join("config.toml").exists() => {
+                RunDir {
+                    dir: path.to_path_buf(),
+                }
+                .read_config()?
+                .train
+                .device
+            }
+            None => "cpu".to_string(),
+        };
+        crate::device::open(&name)
+    }
+
+    /// A run folder (it has `config.toml`) or an export, on `device`.
+    pub fn open(path: &Path, name: Option<&str>, device: &Device) -> Result<Self> {
         if path.join("config.toml").exists() {
-            Self::from_run(path, name)
+            Self::from_run(path, name, device)
         } else if path.exists() {
             if let Some(n) = name {
                 bail!(
@@ -196,7 +214,7 @@ impl Predictor {
                     path.display()
                 );
             }
-            Self::from_export(path)
+            Self::from_export(path, device)
         } else {
             bail!(
                 "{} does not exist (expected a run folder or an exported model)",

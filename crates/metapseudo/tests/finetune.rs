@@ -88,7 +88,8 @@ fn finetune_records_before_and_after_and_keeps_validation_out_of_training() {
     assert!(config.contains("method = \"supervised\""), "{config}");
     assert!(config.contains("dropout = 0.0"), "{config}");
     // Prediction defaults to the reported (finetuned) model, read from the stage's folder.
-    let p = metapseudo::predict::Predictor::from_run(&run, None).unwrap();
+    let p = metapseudo::predict::Predictor::from_run(&run, None, &burn::tensor::Device::flex())
+        .unwrap();
     assert_eq!((p.model_name.as_str(), p.members.len()), ("finetuned", 1));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -214,6 +214,24 @@ fn predict_matches_evaluation_and_exports_give_identical_predictions() {
         from_run, from_export,
         "the export predicts exactly as the run"
     );
+    // --device: the cpu, named, predicts as the default; a device this build lacks is named.
+    let on_cpu = predict(&run.dir, &["--top-k", "2", "--device", "cpu"]);
+    assert_eq!(on_cpu, from_run);
+    let missing = metapseudo::device::DeviceName::EACH_BACKEND
+        .into_iter()
+        .find(|d| !d.is_built());
+    if let Some(device) = missing {
+        let name = device.to_string();
+        let o = common::metapseudo(&[
+            "predict",
+            run.dir.to_str().unwrap(),
+            csv_path.to_str().unwrap(),
+            "--device",
+            &name,
+        ]);
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && e.contains(&name), "{e}");
+    }
     let bad = common::metapseudo(&["export", run.dir.to_str().unwrap(), "--format", "onnx"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("valid formats: safetensors"));
 }

@@ -27,11 +27,11 @@ pub struct TeacherLogits {
 impl TeacherLogits {
     /// Runs model `reduced_mpl.teacher_model` of run `reduced_mpl.teacher_run` over `data`'s
     /// training pool. The run must have been trained on the same data (classes, example shape
-    /// and pool size are checked).
-    pub fn from_run(config: &Config, data: &RunData) -> Result<Self> {
+    /// and pool size are checked), on `device` (without autodiff).
+    pub fn from_run(config: &Config, data: &RunData, device: &Device) -> Result<Self> {
         let dir = Path::new(&config.reduced_mpl.teacher_run);
         let name = Some(config.reduced_mpl.teacher_model.as_str()).filter(|n| !n.is_empty());
-        let teacher = Predictor::from_run(dir, name)
+        let teacher = Predictor::from_run(dir, name, device)
             .with_context(|| format!("reduced_mpl.teacher_run = {}", dir.display()))?;
         let ds = &data.dataset;
         if teacher.pre.classes != ds.classes || teacher.pre.sample_shape != ds.sample_shape {

@@ -205,7 +205,8 @@ fn labeled_frequencies(per_class: &[usize]) -> Vec<f32> {
 impl Session {
     /// Builds fresh networks and state for `config` on `data`.
     pub fn new(config: &Config, data: RunData) -> Result<Self> {
-        let device = crate::device::open(&config.train.device)?.autodiff();
+        let base_device = crate::device::open(&config.train.device)?;
+        let device = base_device.clone().autodiff();
         let shape = ModelShape {
             sample: data.dataset.sample_shape.clone(),
             num_classes: data.dataset.num_classes(),
@@ -215,7 +216,7 @@ impl Session {
             .then(|| Ema::new(&ctx.student.model, config.train.ema_decay));
         let pipeline = batch_stream(config, &data)?;
         let teacher_logits = (config.method == "reduced-mpl")
-            .then(|| TeacherLogits::from_run(config, &data))
+            .then(|| TeacherLogits::from_run(config, &data, &base_device))
             .transpose()?;
         let mut session = Self {
             ctx,
