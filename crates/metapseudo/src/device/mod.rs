@@ -97,7 +97,7 @@ pub fn check(name: &str) -> Result<DeviceName> {
     let device: DeviceName = name.parse()?;
     if let Some(feature) = device.missing_feature() {
         bail!(
-            "device '{name}' needs the `{feature}` cargo feature: build with `cargo build --release --features {feature}` (this build has: {})",
+            "device '{name}' needs the `{feature}` cargo feature: build with `cargo build --release --features {feature}`, or choose one this build has with --device: {}",
             built().join(", ")
         );
     }
@@ -221,7 +221,7 @@ mod tests {
             let e = open(name).unwrap_err().to_string();
             let feature = device.feature().unwrap();
             assert!(
-                e.contains(&format!("--features {feature}")) && e.contains("this build has: cpu"),
+                e.contains(&format!("--features {feature}")) && e.contains("with --device: cpu"),
                 "{e}"
             );
         }
