@@ -37,12 +37,12 @@ fn every_network_computes_what_the_cpu_computes() {
 }
 
 #[test]
-fn mpl_learns_the_moons_on_the_device_as_on_the_cpu() {
-    let Some((name, _)) = device_under_test() else {
+fn mpl_learns_the_moons_on_the_device_as_on_the_cpu_and_predicts_there_alike() {
+    let Some((name, device)) = device_under_test() else {
         return;
     };
     let dir = common::temp_dir("device-moons");
-    let accuracy = |device: &str, folder: &str| {
+    let train = |device: &str, folder: &str| {
         let sets = [
             "train.steps=1500".to_string(),
             format!("train.device=\"{device}\""),
@@ -51,11 +51,32 @@ fn mpl_learns_the_moons_on_the_device_as_on_the_cpu() {
         let run = RunDir {
             dir: dir.join(folder),
         };
-        common::train_to_end(&config, &run).accuracy
+        (common::train_to_end(&config, &run).accuracy, config, run)
     };
-    let (cpu, other) = (accuracy("cpu", "cpu"), accuracy(&name, "device"));
+    let (cpu, _, _) = train("cpu", "cpu");
+    let (other, config, run) = train(&name, "device");
     eprintln!("moons MPL accuracy: cpu {cpu}, {name} {other}");
     assert!(other > 0.9, "{name}: {other}");
     assert!((cpu - other).abs() < 0.05, "cpu {cpu}, {name} {other}");
+    // The device's model predicts there as on the CPU.
+    let data =
+        metapseudo::train::run::RunData::prepare(&config, Some(run.read_split().unwrap())).unwrap();
+    let logits = |on: &burn::tensor::Device| {
+        metapseudo::predict::Predictor::from_run(&run.dir, None, on)
+            .unwrap()
+            .logits(&data.dataset.test)
+    };
+    let (on_device, on_cpu) = (logits(&device), logits(&burn::tensor::Device::flex()));
+    let worst = on_device
+        .iter()
+        .flatten()
+        .zip(on_cpu.iter().flatten())
+        .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
+        .fold(0.0f32, f32::max);
+    eprintln!("predicted logits: {worst:.2e} from the CPU's at most (relative)");
+    assert!(
+        worst < 1e-2,
+        "{name}: predicted logits {worst} from the CPU's"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
