@@ -222,8 +222,8 @@ enum BenchCommand {
 #[derive(Args)]
 struct DeviceArg {
     /// Compute device: cpu, cuda, cuda:N or wgpu (GPU devices need builds with the cargo
-    /// features `cuda` / `wgpu`); default: train.device, an existing run's saved one. A run
-    /// continued with --resume continues there.
+    /// features `cuda` / `wgpu`); default: train.device, an existing run's saved one (for an
+    /// exported model, the cpu). A run continued with --resume continues there.
     #[arg(long, value_name = "DEVICE")]
     device: Option<String>,
 }
