@@ -794,7 +794,19 @@ fn cmd_bench(cmd: BenchCommand) -> Result<()> {
                 warmup,
                 steps,
             };
-            let t = bench_step(&config, &spec)?;
+            // Each step's time as it ends, on stderr: on a GPU the first steps compile and tune
+            // kernels for minutes, and this shows how far a slow start has come.
+            let started = std::time::Instant::now();
+            let t = bench_step(&config, &spec, &mut |done| {
+                eprintln!(
+                    "step {}/{} ({}) {:.4} s, {:.1} s since start",
+                    done.index + 1,
+                    done.total,
+                    if done.warmup { "warm-up" } else { "timed" },
+                    done.seconds,
+                    started.elapsed().as_secs_f64()
+                )
+            })?;
             let mib = |b: Option<u64>| b.map_or(f64::NAN, |b| b as f64 / (1 << 20) as f64);
             let images_per_s = t.images_per_step as f64 / t.median_s;
             if json {

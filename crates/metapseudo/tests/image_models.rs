@@ -93,7 +93,7 @@ fn models_lists_the_reference_counts_and_bench_step_reports_time_and_memory() {
         .expect("wrn-28-2 is listed");
     assert!(wrn.contains(" 1467610 "), "{wrn}");
 
-    let out = stdout_of(&[
+    let o = common::metapseudo(&[
         "bench",
         "step",
         "--model",
@@ -112,6 +112,16 @@ fn models_lists_the_reference_counts_and_bench_step_reports_time_and_memory() {
         "3",
         "--json",
     ]);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{err}");
+    // Each step's time as it ends, on stderr: one warm-up step, then three timed ones.
+    let steps: Vec<&str> = err.lines().filter(|l| l.starts_with("step ")).collect();
+    assert_eq!(steps.len(), 4, "{err}");
+    assert!(steps[0].starts_with("step 1/4 (warm-up) "), "{err}");
+    assert!(steps[3].starts_with("step 4/4 (timed) "), "{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     let median = v["median_s"].as_f64().unwrap();
     assert!(

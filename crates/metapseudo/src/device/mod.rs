@@ -2,6 +2,7 @@
 //! or `cuda:N` (the `cuda` cargo feature) and `wgpu` (the `wgpu` cargo feature: Vulkan, Metal
 //! or DirectX, whichever the machine offers).
 
+pub mod kernel_cache;
 pub mod parity;
 
 use anyhow::{Result, anyhow, bail};
@@ -121,6 +122,7 @@ pub fn open(name: &str) -> Result<Device> {
 
 #[cfg(feature = "cuda")]
 fn cuda(index: usize) -> Device {
+    kernel_cache::enable();
     Device::cuda(index)
 }
 

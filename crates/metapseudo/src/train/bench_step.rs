@@ -74,8 +74,26 @@ fn random_batch(config: &Config, spec: &StepBench) -> Batch {
     }
 }
 
-/// Times `spec.steps` steps of `config.method` on `config.model` after `spec.warmup` steps.
-pub fn bench_step(config: &Config, spec: &StepBench) -> Result<StepTiming> {
+/// One finished step, as `bench_step` reports it while it runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepDone {
+    /// Index among all steps, warm-up first (0-based).
+    pub index: usize,
+    /// Warm-up steps and timed steps together.
+    pub total: usize,
+    /// Whether it was an untimed warm-up step.
+    pub warmup: bool,
+    /// Its seconds (on a GPU, the first steps include compiling and tuning kernels).
+    pub seconds: f64,
+}
+
+/// Times `spec.steps` steps of `config.method` on `config.model` after `spec.warmup` steps,
+/// calling `on_step` after each step, warm-up included.
+pub fn bench_step(
+    config: &Config,
+    spec: &StepBench,
+    on_step: &mut dyn FnMut(StepDone),
+) -> Result<StepTiming> {
     if spec.steps == 0 {
         bail!("bench step needs at least one timed step");
     }
@@ -104,8 +122,16 @@ pub fn bench_step(config: &Config, spec: &StepBench) -> Result<StepTiming> {
             .sync()
             .map_err(|e| anyhow::anyhow!("device {}: {e:?}", config.train.device))
     };
+    let total = spec.warmup + spec.steps;
     for step in 0..spec.warmup {
+        let t = Instant::now();
         sync(&method.step(&mut ctx, &batch, step as u64))?;
+        on_step(StepDone {
+            index: step,
+            total,
+            warmup: true,
+            seconds: t.elapsed().as_secs_f64(),
+        });
     }
     let rss_before = sysmem::reset_peak_rss();
     let mut times = Vec::with_capacity(spec.steps);
@@ -113,7 +139,14 @@ pub fn bench_step(config: &Config, spec: &StepBench) -> Result<StepTiming> {
     for step in 0..spec.steps {
         let t = Instant::now();
         sync(&method.step(&mut ctx, &batch, (spec.warmup + step) as u64))?;
-        times.push(t.elapsed().as_secs_f64());
+        let seconds = t.elapsed().as_secs_f64();
+        times.push(seconds);
+        on_step(StepDone {
+            index: spec.warmup + step,
+            total,
+            warmup: false,
+            seconds,
+        });
         // The CPU backend reports no pool (`None`): its memory is the resident set.
         if let Some(usage) = device.memory_pool_usage() {
             device_reserved = device_reserved.max(Some(usage.bytes_reserved));
