@@ -16,7 +16,7 @@
 # (`out.txt`) and each kernel it compiles (`compile.log`); `progress.tsv` samples both every 10 s.
 set -uo pipefail
 M=${METAPSEUDO:-target/release/metapseudo}
-MU=${METAPSEUDO_UNFUSED:-}
+UNFUSED=${METAPSEUDO_UNFUSED:-}
 DEV=${DEVICE:-cuda}
 MODEL=${MODEL:-wrn-28-2}
 SHAPE=${SHAPE:-3x32x32}
@@ -26,7 +26,7 @@ PHASE1=${PHASE1:-330}
 mkdir -p "${RESULTS:-gpu-lease}"
 RES=$(cd "${RESULTS:-gpu-lease}" && pwd)
 M=$(realpath "$M")
-[ -n "$MU" ] && MU=$(realpath "$MU")
+[ -n "$UNFUSED" ] && UNFUSED=$(realpath "$UNFUSED")
 CACHE=${KERNEL_CACHE:-$RES/cubecl-environment}
 
 # config DIR: a cubecl.toml in DIR (CubeCL reads the one in its working directory) that turns on
@@ -91,7 +91,7 @@ bench supervised "$M" supervised 64 3 20 "$limit"
 bench mpl "$M" mpl 64 3 10 "$limit"
 bench smpl "$M" smpl 64 3 10 "$limit"
 bench mpl-b4 "$M" mpl 4 3 10 "$limit"
-[ -n "$MU" ] && bench unfused-supervised "$MU" supervised 64 3 20 "$limit"
+[ -n "$UNFUSED" ] && bench unfused-supervised "$UNFUSED" supervised 64 3 20 "$limit"
 start parity "$limit" "$M" devices --check "$DEV" --model "$MODEL"
 start moons "$limit" "$M" train --quiet --device "$DEV" --out "$RES/moons/run"
 if [ "${DEV%%:*}" = cuda ] && python3 -c "import torch" 2>/dev/null; then
