@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue 4/5's Fashion-MNIST table: 10 labels per class, `--preset fashion-cpu`, seeds 1-3.
 # Usage: bench/fashion_cpu.sh OUT "SEEDS" METHOD... (methods: supervised, uda, mpl, smpl,
-# metasemi, mpl-finetune = MPL with the finetune stage; its run also records the EMA student
-# before finetuning). Two invocations can share the machine: RAYON_NUM_THREADS=1 each.
+# metasemi; METHOD-finetune = METHOD with the finetune stage, e.g. mpl-finetune: its run also
+# records the model before finetuning). Two invocations can share the machine: RAYON_NUM_THREADS=1 each.
 # SETS="key=value ..." adds `--set` overrides to every run, e.g. SETS="data.dev_per_class=500"
 # evaluates on a development split held out of the training images instead of the test set.
 # Then `metapseudo compare OUT`.
@@ -20,7 +20,7 @@ for method in "$@"; do
   for s in $SEEDS; do
     t=(--data "idx:$DATA" --preset fashion-cpu --seed "$s" --quiet "${EXTRA[@]}")
     case $method in
-      mpl-finetune) $M train "${t[@]}" --method mpl --finetune-steps 300 --out "$OUT/mpl-finetune-s$s" ;;
+      *-finetune) $M train "${t[@]}" --method "${method%-finetune}" --finetune-steps 300 --out "$OUT/$method-s$s" ;;
       *) $M train "${t[@]}" --method "$method" --out "$OUT/$method-s$s" ;;
     esac
   done
