@@ -19,9 +19,8 @@ for kv in ${SETS:-}; do EXTRA+=(--set "$kv"); done
 for method in "$@"; do
   for s in $SEEDS; do
     t=(--data "idx:$DATA" --preset fashion-cpu --seed "$s" --quiet "${EXTRA[@]}")
-    case $method in
-      *-finetune) $M train "${t[@]}" --method "${method%-finetune}" --finetune-steps 300 --out "$OUT/$method-s$s" ;;
-      *) $M train "${t[@]}" --method "$method" --out "$OUT/$method-s$s" ;;
-    esac
+    base=${method%-finetune}
+    [[ $base != "$method" ]] && t+=(--finetune-steps 300)
+    $M train "${t[@]}" --method "$base" --out "$OUT/$method-s$s"
   done
 done
