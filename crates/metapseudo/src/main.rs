@@ -655,8 +655,7 @@ fn cmd_predict(
     json: bool,
     device: Option<&str>,
 ) -> Result<()> {
-    let device = Predictor::device_for(model, device)?;
-    let predictor = Predictor::open(model, model_name, &device)?;
+    let predictor = Predictor::open(model, model_name, device)?;
     let items = read_inputs(inputs, &predictor.pre)?;
     let raw: Vec<Vec<f32>> = items.iter().map(|i| i.features.clone()).collect();
     let probs = predictor.probabilities(&raw);

@@ -115,14 +115,24 @@ impl Predictor {
             dir: dir.to_path_buf(),
         };
         let config = run.read_config()?;
-        let pre = read_preprocess(&run, &config)?;
+        Self::from_run_config(&run, config, name, device)
+    }
+
+    /// As [`Predictor::from_run`], with the run's configuration already read.
+    fn from_run_config(
+        run: &RunDir,
+        config: Config,
+        name: Option<&str>,
+        device: &Device,
+    ) -> Result<Self> {
+        let pre = read_preprocess(run, &config)?;
         // Default: the model the summary reports (after a finetune stage, `finetuned`).
         let reported = run
             .read_summary()?
             .map_or(config.train.report.clone(), |s| s.reported_model);
         let name = name.unwrap_or(&reported).to_string();
         if name == crate::train::finetune::MODEL {
-            let stage = crate::train::finetune::stage_dir(&run);
+            let stage = crate::train::finetune::stage_dir(run);
             let mut p = Self::from_run(&stage.dir, Some("best"), device)?;
             p.model_name = name;
             return Ok(p);
@@ -185,28 +195,16 @@ impl Predictor {
         })
     }
 
-    /// The device `predict` computes on: `named`, else a run folder's saved `train.device`,
-    /// else (an export) the CPU.
-    pub fn device_for(path: &Path, named: Option<&str>) -> Result<Device> {
-        let name = match named {
-            Some(n) => n.to_string(),
-            None if path.join("config.toml").exists() => {
-                RunDir {
-                    dir: path.to_path_buf(),
-                }
-                .read_config()?
-                .train
-                .device
-            }
-            None => "cpu".to_string(),
-        };
-        crate::device::open(&name)
-    }
-
-    /// A run folder (it has `config.toml`) or an export, on `device`.
-    pub fn open(path: &Path, name: Option<&str>, device: &Device) -> Result<Self> {
+    /// A run folder (it has `config.toml`) or an export, on the device `device_name`, else a
+    /// run's saved `train.device`, else (an export) the CPU.
+    pub fn open(path: &Path, name: Option<&str>, device_name: Option<&str>) -> Result<Self> {
         if path.join("config.toml").exists() {
-            Self::from_run(path, name, device)
+            let run = RunDir {
+                dir: path.to_path_buf(),
+            };
+            let config = run.read_config()?;
+            let device = crate::device::open(device_name.unwrap_or(&config.train.device))?;
+            Self::from_run_config(&run, config, name, &device)
         } else if path.exists() {
             if let Some(n) = name {
                 bail!(
@@ -214,7 +212,7 @@ impl Predictor {
                     path.display()
                 );
             }
-            Self::from_export(path, device)
+            Self::from_export(path, &crate::device::open(device_name.unwrap_or("cpu"))?)
         } else {
             bail!(
                 "{} does not exist (expected a run folder or an exported model)",
