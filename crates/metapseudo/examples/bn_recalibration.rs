@@ -1,0 +1,84 @@
+//! Diagnostic: does a run's EMA model gain when its batch-norm running statistics are
+//! recomputed on clean training images (no augmentation) instead of the mixed weak, strong and
+//! labeled batches it trained on? For each run folder it prints the accuracy on the run's
+//! evaluation split before and after.
+//!
+//! `cargo run --release --example bn_recalibration -- RUN...` (BENCHMARKS.md, twenty-first pass).
+
+use anyhow::{Context, Result};
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use metapseudo::eval::{EvalInputs, ModelEval, predict_logits, true_classes};
+use metapseudo::models::Network;
+use metapseudo::predict::Predictor;
+use metapseudo::train::run::{RunData, RunDir};
+use metapseudo_data::Rng;
+use std::path::PathBuf;
+
+/// Training-mode forward passes that refresh the running statistics (momentum 0.1 forgets
+/// the trained statistics within a few dozen).
+const BATCHES: usize = 100;
+/// Images per pass, drawn with replacement from the run's unlabeled pool.
+const BATCH_SIZE: usize = 256;
+
+fn main() -> Result<()> {
+    let runs: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
+    if runs.is_empty() {
+        anyhow::bail!("usage: bn_recalibration RUN...");
+    }
+    for dir in runs {
+        let (before, after) =
+            recalibrated_accuracy(&dir).with_context(|| format!("run {}", dir.display()))?;
+        println!(
+            "{}\tbefore {:.2}\tafter {:.2}\tchange {:+.2}",
+            dir.display(),
+            100.0 * before,
+            100.0 * after,
+            100.0 * (after - before)
+        );
+    }
+    Ok(())
+}
+
+/// The EMA model's accuracy on the run's evaluation split, as trained and after its running
+/// statistics are recomputed on clean images of the run's unlabeled pool.
+fn recalibrated_accuracy(dir: &std::path::Path) -> Result<(f64, f64)> {
+    let device = Device::flex().autodiff();
+    let run = RunDir {
+        dir: dir.to_path_buf(),
+    };
+    let config = run.read_config()?;
+    let data = RunData::prepare(&config, Some(run.read_split()?))?;
+    let predictor = Predictor::from_run(dir, Some("ema"), &device)?;
+    // On an autodiff device the network is in training mode: its batch norms use batch
+    // statistics and fold them into the running ones. Without gradients no graph is kept.
+    let model = predictor.members[0].clone().valid().train().no_grad();
+    let truth = true_classes(&data.dataset.test);
+    let inputs = EvalInputs {
+        examples: &data.dataset.test,
+        normalizer: &data.normalizer,
+    };
+    let accuracy = |m: &Network| {
+        ModelEval::from_logits(
+            &predict_logits(m, inputs, &device),
+            &truth,
+            data.dataset.num_classes(),
+        )
+        .accuracy
+    };
+    let before = accuracy(&model);
+    let train = &data.dataset.train;
+    let dim = train.feature_len();
+    let mut rng = Rng::new(7);
+    for _ in 0..BATCHES {
+        let mut features = vec![0.0f32; BATCH_SIZE * dim];
+        for row in features.chunks_exact_mut(dim) {
+            let i = data.unlabeled[rng.below(data.unlabeled.len())];
+            train.write_features(i, row);
+            data.normalizer.apply_row(row);
+        }
+        let x = Tensor::<2>::from_data(TensorData::new(features, [BATCH_SIZE, dim]), &device);
+        let _ = model.forward(x);
+    }
+    Ok((before, accuracy(&model)))
+}
