@@ -7,7 +7,7 @@
 
 use anyhow::{Context, Result};
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use metapseudo::config::ModelConfig;
 use metapseudo::eval::{EvalInputs, ModelEval, predict_logits, true_classes};
 use metapseudo::models::{Network, default_bn_momentum};
@@ -68,18 +68,16 @@ fn recalibrated_accuracy(dir: &std::path::Path) -> Result<(f64, f64)> {
         .accuracy
     };
     let before = accuracy(&model);
-    let train = &data.dataset.train;
-    let dim = train.feature_len();
+    let pool = EvalInputs {
+        examples: &data.dataset.train,
+        normalizer: &data.normalizer,
+    };
     let mut rng = Rng::new(7);
     for _ in 0..passes(&config.model) {
-        let mut features = vec![0.0f32; BATCH_SIZE * dim];
-        for row in features.chunks_exact_mut(dim) {
-            let i = data.unlabeled[rng.below(data.unlabeled.len())];
-            train.write_features(i, row);
-            data.normalizer.apply_row(row);
-        }
-        let x = Tensor::<2>::from_data(TensorData::new(features, [BATCH_SIZE, dim]), &device);
-        let _ = model.forward(x);
+        let drawn: Vec<usize> = (0..BATCH_SIZE)
+            .map(|_| data.unlabeled[rng.below(data.unlabeled.len())])
+            .collect();
+        let _ = model.forward(pool.batch(&drawn, &device));
     }
     Ok((before, accuracy(&model)))
 }

@@ -74,6 +74,20 @@ pub struct EvalInputs<'a> {
     pub normalizer: &'a Normalizer,
 }
 
+impl EvalInputs<'_> {
+    /// The normalised features of the examples at `indices`, in that order, as one batch
+    /// `[indices.len(), features]` on `device`.
+    pub fn batch(&self, indices: &[usize], device: &Device) -> Tensor<2> {
+        let dim = self.examples.feature_len();
+        let mut features = vec![0.0; indices.len() * dim];
+        for (&i, row) in indices.iter().zip(features.chunks_exact_mut(dim)) {
+            self.examples.write_features(i, row);
+            self.normalizer.apply_row(row);
+        }
+        Tensor::<2>::from_data(TensorData::new(features, [indices.len(), dim]), device)
+    }
+}
+
 /// What [`predict_rows`] returns for each example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Output {
@@ -105,16 +119,9 @@ pub fn predict_rows_at(
 ) -> Vec<Vec<f32>> {
     let model = model.valid();
     let device = device.clone().inner();
-    let (examples, dim) = (inputs.examples, inputs.examples.feature_len());
     let mut out = Vec::with_capacity(indices.len());
     for chunk in indices.chunks(1024) {
-        let n = chunk.len();
-        let mut features = vec![0.0; n * dim];
-        for (&i, row) in chunk.iter().zip(features.chunks_exact_mut(dim)) {
-            examples.write_features(i, row);
-            inputs.normalizer.apply_row(row);
-        }
-        let x = Tensor::<2>::from_data(TensorData::new(features, [n, dim]), &device);
+        let x = inputs.batch(chunk, &device);
         let y = match output {
             Output::Logits => model.forward(x),
             Output::Features => model.features(x),
