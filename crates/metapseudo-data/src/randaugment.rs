@@ -213,15 +213,20 @@ mod tests {
         }
     }
 
+    /// A policy over `ops` with the reference translation constant and fill.
+    fn policy(num_ops: usize, magnitude: f32, ops: OpSet) -> RandAugment {
+        RandAugment {
+            num_ops,
+            magnitude,
+            translate_const: 4.0,
+            ops,
+            fill: FILL,
+        }
+    }
+
     #[test]
     fn magnitudes_follow_the_reference_scale() {
-        let ra = RandAugment {
-            num_ops: 2,
-            magnitude: 16.0,
-            translate_const: 4.0,
-            ops: OpSet::ALL,
-            fill: FILL,
-        };
+        let ra = policy(2, 16.0, OpSet::ALL);
         let mut rng = Rng::new(1);
         assert_eq!(ra.op(4, &mut rng), Op::Posterize(6));
         assert_eq!(ra.op(5, &mut rng), Op::Solarize(409));
@@ -241,13 +246,7 @@ mod tests {
 
     #[test]
     fn every_op_keeps_the_shape_and_changes_a_random_image() {
-        let ra = RandAugment {
-            num_ops: 1,
-            magnitude: 9.0,
-            translate_const: 4.0,
-            ops: OpSet::ALL,
-            fill: FILL,
-        };
+        let ra = policy(1, 9.0, OpSet::ALL);
         for (index, name) in OPS.iter().enumerate() {
             let img = noise_image(index as u64);
             let mut out = img.clone();
@@ -259,13 +258,7 @@ mod tests {
 
     #[test]
     fn seeded_and_sometimes_identity() {
-        let ra = RandAugment {
-            num_ops: 2,
-            magnitude: 16.0,
-            translate_const: 4.0,
-            ops: OpSet::ALL,
-            fill: FILL,
-        };
+        let ra = policy(2, 16.0, OpSet::ALL);
         let img = noise_image(9);
         let run = |seed| {
             let mut out = img.clone();
@@ -304,13 +297,7 @@ mod tests {
 
     #[test]
     fn a_narrowed_set_applies_only_its_operations() {
-        let ra = RandAugment {
-            num_ops: 2,
-            magnitude: 9.0,
-            translate_const: 4.0,
-            ops: OpSet::from_names(&["Invert"]).unwrap(),
-            fill: FILL,
-        };
+        let ra = policy(2, 9.0, OpSet::from_names(&["Invert"]).unwrap());
         let img = noise_image(5);
         let mut inverted = img.clone();
         Op::Invert.apply(&mut inverted, FILL);
