@@ -107,6 +107,10 @@ pub struct Group {
     pub models: BTreeMap<String, Stat>,
     /// `reported.mean` minus the supervised group's (same data and labels), if there is one.
     pub gain: Option<f64>,
+    /// The settings that shape a labels-only model in which that supervised group differs from
+    /// this one, as `key (here VALUE, there VALUE)`; empty when it was trained as the spec's
+    /// baseline for this group (same model, optimiser, schedule and labeled augmentation).
+    pub baseline_differs: Vec<String>,
     /// Mean wall time in seconds.
     pub wall_seconds: f64,
 }
@@ -221,53 +225,139 @@ fn follows_seed(runs: &[&RunRow], key: &str) -> bool {
 /// Groups runs by (data, labels, method label with differing settings), with the gain over
 /// supervised.
 pub fn group_runs(rows: &[RunRow]) -> Vec<Group> {
-    let mut by_key: BTreeMap<(String, usize, String), Vec<&Summary>> = BTreeMap::new();
+    let mut by_key: BTreeMap<(String, usize, String), Vec<&RunRow>> = BTreeMap::new();
     for (r, label) in rows.iter().zip(run_labels(rows)) {
         let s = &r.summary;
         by_key
             .entry((s.data.clone(), s.labels, label))
             .or_default()
-            .push(s);
+            .push(r);
     }
-    let mut groups: Vec<Group> = by_key
+    let mut groups: Vec<(Group, &BTreeMap<String, String>)> = by_key
         .into_iter()
         .map(|((data, labels, method), runs)| {
-            let names: BTreeSet<&String> = runs.iter().flat_map(|s| s.models.keys()).collect();
+            let names: BTreeSet<&String> =
+                runs.iter().flat_map(|r| r.summary.models.keys()).collect();
             let models = names
                 .into_iter()
                 .map(|n| {
                     let v: Vec<f64> = runs
                         .iter()
-                        .filter_map(|s| s.models.get(n))
+                        .filter_map(|r| r.summary.models.get(n))
                         .map(|m| m.accuracy)
                         .collect();
                     (n.clone(), Stat::of(&v))
                 })
                 .collect();
-            let acc: Vec<f64> = runs.iter().map(|s| s.accuracy).collect();
-            Group {
+            let acc: Vec<f64> = runs.iter().map(|r| r.summary.accuracy).collect();
+            let wall: f64 = runs.iter().map(|r| r.summary.wall_seconds).sum();
+            let group = Group {
                 method,
                 data,
                 labels,
-                seeds: runs.iter().map(|s| s.seed).collect(),
+                seeds: runs.iter().map(|r| r.summary.seed).collect(),
                 reported: Stat::of(&acc),
                 models,
                 gain: None,
-                wall_seconds: runs.iter().map(|s| s.wall_seconds).sum::<f64>() / runs.len() as f64,
-            }
+                baseline_differs: Vec::new(),
+                wall_seconds: wall / runs.len() as f64,
+            };
+            (group, &runs[0].settings)
         })
         .collect();
-    let supervised: BTreeMap<(String, usize), f64> = groups
+    let supervised: Vec<(String, usize, f64, &BTreeMap<String, String>)> = groups
         .iter()
-        .filter(|g| g.method == "supervised")
-        .map(|g| ((g.data.clone(), g.labels), g.reported.mean))
+        .filter(|(g, _)| g.method == "supervised" || g.method.starts_with("supervised ["))
+        .map(|(g, settings)| (g.data.clone(), g.labels, g.reported.mean, *settings))
         .collect();
-    for g in &mut groups {
-        g.gain = supervised
-            .get(&(g.data.clone(), g.labels))
-            .map(|s| g.reported.mean - s);
+    for (g, settings) in &mut groups {
+        // The supervised group of the same data and labels that differs least in the settings
+        // that shape a labels-only model; the first such group on a tie.
+        let baseline = supervised
+            .iter()
+            .filter(|(data, labels, ..)| *data == g.data && *labels == g.labels)
+            .map(|(.., mean, theirs)| (mean, baseline_differences(settings, theirs)))
+            .min_by_key(|(_, differs)| differs.len());
+        if let Some((mean, differs)) = baseline {
+            g.gain = Some(g.reported.mean - mean);
+            g.baseline_differs = differs;
+        }
     }
-    groups
+    groups.into_iter().map(|(g, _)| g).collect()
+}
+
+/// The items of a flattened TOML array (`["a", "b"]`), or `None` for any other value.
+fn list_items(value: &str) -> Option<Vec<&str>> {
+    let inner = value.strip_prefix('[')?.strip_suffix(']')?;
+    Some(
+        inner
+            .split(',')
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+            .collect(),
+    )
+}
+
+/// Whether `key` shapes what a labels-only model learns: the spec's baseline has "the same
+/// model, optimiser, schedule and augmentation" as the run it is compared with. The strong
+/// view's settings count when `labeled_policy` sends the labeled batch through it.
+fn shapes_the_baseline(key: &str, settings: &BTreeMap<String, String>) -> bool {
+    const SECTIONS: &[&str] = &["data.", "model.", "student_optim."];
+    const KEYS: &[&str] = &[
+        "train.steps",
+        "train.batch_size",
+        "train.label_smoothing",
+        "train.ema_decay",
+        "augment.labeled_policy",
+        "augment.flip",
+        "augment.pad_fraction",
+        "augment.padding",
+        "augment.mixup_alpha",
+    ];
+    const STRONG_VIEW: &[&str] = &["augment.randaugment_", "augment.cutout_", "augment.fill"];
+    let strong_labels = settings
+        .get("augment.labeled_policy")
+        .is_some_and(|p| p != "weak" && p != "none");
+    !NOT_GROUPING.contains(&key)
+        && (SECTIONS.iter().any(|s| key.starts_with(s))
+            || KEYS.contains(&key)
+            || (strong_labels && STRONG_VIEW.iter().any(|s| key.starts_with(s))))
+}
+
+/// The settings that shape a labels-only model, read from either side, in which `theirs`
+/// differs from `ours`, as `key (here OURS, there THEIRS)`; lists by the items only one side
+/// has.
+fn baseline_differences(
+    ours: &BTreeMap<String, String>,
+    theirs: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let keys: BTreeSet<&String> = ours.keys().chain(theirs.keys()).collect();
+    keys.into_iter()
+        .filter(|k| shapes_the_baseline(k, ours) || shapes_the_baseline(k, theirs))
+        .filter(|k| ours.get(*k) != theirs.get(*k))
+        .map(|k| {
+            let unset = String::from("(unset)");
+            let (a, b) = (
+                ours.get(k).unwrap_or(&unset),
+                theirs.get(k).unwrap_or(&unset),
+            );
+            match (list_items(a), list_items(b)) {
+                (Some(a), Some(b)) => {
+                    let only = |side: &str, x: &[&str], y: &[&str]| {
+                        let items: Vec<&str> =
+                            x.iter().filter(|i| !y.contains(i)).copied().collect();
+                        (!items.is_empty()).then(|| format!("only {side}: {}", items.join(", ")))
+                    };
+                    let sides: Vec<String> = [only("here", &a, &b), only("there", &b, &a)]
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                    format!("{k} ({})", sides.join("; "))
+                }
+                _ => format!("{k} (here {a}, there {b})"),
+            }
+        })
+        .collect()
 }
 
 /// The model names that appear in any run, in a fixed order.
@@ -350,7 +440,15 @@ fn tables(rows: &[RunRow], groups: &[Group]) -> [(Vec<String>, Vec<Vec<String>>)
                     .iter()
                     .map(|m| g.models.get(m).map_or("-".into(), |s| stat(s, n))),
             );
-            row.push(g.gain.map_or("-".into(), |d| format!("{:+.2}", 100.0 * d)));
+            let mark = if g.baseline_differs.is_empty() {
+                ""
+            } else {
+                " †"
+            };
+            row.push(
+                g.gain
+                    .map_or("-".into(), |d| format!("{:+.2}{mark}", 100.0 * d)),
+            );
             row.push(format!("{:.0}", g.wall_seconds));
             row
         })
@@ -358,10 +456,29 @@ fn tables(rows: &[RunRow], groups: &[Group]) -> [(Vec<String>, Vec<Vec<String>>)
     [(group_head, group_rows), (run_head, run_rows)]
 }
 
-/// Both tables as Markdown (groups first).
+/// One line per group whose gain is read against supervised runs trained differently (the
+/// `†` of its gain cell): which settings differ.
+fn baseline_notes(groups: &[Group]) -> Vec<String> {
+    groups
+        .iter()
+        .filter(|g| g.gain.is_some() && !g.baseline_differs.is_empty())
+        .map(|g| {
+            format!(
+                "† {} on {}, {} labels: its gain is over supervised runs that differ in {}",
+                g.method,
+                g.data,
+                g.labels,
+                g.baseline_differs.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// Both tables as Markdown (groups first, with the notes on their baselines).
 pub fn markdown(rows: &[RunRow], groups: &[Group]) -> String {
     let mut out = String::new();
     let titles = ["Grouped over seeds (mean ± sample std)", "Runs"];
+    let mut notes = Some(baseline_notes(groups));
     for (title, (head, body)) in titles.iter().zip(tables(rows, groups)) {
         out.push_str(&format!(
             "## {title}\n\n| {} |\n|{}\n",
@@ -372,6 +489,9 @@ pub fn markdown(rows: &[RunRow], groups: &[Group]) -> String {
             out.push_str(&format!("| {} |\n", r.join(" | ")));
         }
         out.push('\n');
+        for note in notes.take().unwrap_or_default() {
+            out.push_str(&format!("{note}\n\n"));
+        }
     }
     out
 }
@@ -382,6 +502,7 @@ pub fn html(rows: &[RunRow], groups: &[Group]) -> String {
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>metapseudo runs</title><style>body{font-family:system-ui,sans-serif;margin:24px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}th{background:#f3f3f3}</style></head><body>",
     );
     let titles = ["Grouped over seeds (mean ± sample std)", "Runs"];
+    let mut notes = Some(baseline_notes(groups));
     for (title, (head, body)) in titles.iter().zip(tables(rows, groups)) {
         out.push_str(&format!("<h2>{}</h2><table><tr>", escape(title)));
         for h in head {
@@ -396,6 +517,9 @@ pub fn html(rows: &[RunRow], groups: &[Group]) -> String {
             out.push_str("</tr>");
         }
         out.push_str("</table>");
+        for note in notes.take().unwrap_or_default() {
+            out.push_str(&format!("<p>{}</p>", escape(&note)));
+        }
     }
     out.push_str("</body></html>\n");
     out
@@ -486,6 +610,66 @@ mod tests {
         let rows = vec![r];
         let md = markdown(&rows, &group_runs(&rows));
         assert!(md.contains("| shirt x0.25 |"), "{md}");
+    }
+
+    #[test]
+    fn each_group_is_compared_with_the_supervised_runs_trained_like_it() {
+        let with = |mut r: RunRow, settings: &[(&str, &str)]| {
+            for (k, v) in settings {
+                r.settings.insert(k.to_string(), v.to_string());
+            }
+            r
+        };
+        let weak = [("augment.labeled_policy", "weak"), ("model.width", "8")];
+        let strong = [
+            ("augment.labeled_policy", "strong"),
+            ("model.width", "8"),
+            ("augment.randaugment_ops", "[\"Rotate\", \"Color\"]"),
+        ];
+        let rows = vec![
+            with(run("supervised", 1, 0.70, None), &weak),
+            with(run("supervised", 2, 0.72, None), &weak),
+            with(run("supervised", 1, 0.74, None), &strong),
+            with(run("smpl", 1, 0.80, None), &weak),
+            // The strong view's ops count once labels go through it; the UDA weight never does.
+            with(
+                run("mpl", 1, 0.79, None),
+                &[
+                    ("augment.labeled_policy", "strong"),
+                    ("model.width", "8"),
+                    ("augment.randaugment_ops", "[\"Invert\", \"Rotate\"]"),
+                    ("uda.weight", "4.0"),
+                ],
+            ),
+            with(run("uda", 1, 0.78, None), &[("model.width", "16")]),
+        ];
+        let groups = group_runs(&rows);
+        let find = |name: &str| groups.iter().find(|g| g.method == name).unwrap();
+        let smpl = find("smpl");
+        assert!((smpl.gain.unwrap() - 0.09).abs() < 1e-12);
+        assert!(smpl.baseline_differs.is_empty());
+        let mpl = find("mpl");
+        assert!((mpl.gain.unwrap() - 0.05).abs() < 1e-12);
+        assert_eq!(
+            mpl.baseline_differs,
+            ["augment.randaugment_ops (only here: \"Invert\"; only there: \"Color\")"]
+        );
+        // No supervised run of width 16: the gain is over the closest, and says how it differs.
+        let uda = find("uda");
+        assert_eq!(
+            uda.baseline_differs,
+            [
+                "augment.labeled_policy (here (unset), there weak)",
+                "model.width (here 16, there 8)"
+            ]
+        );
+        let md = markdown(&rows, &groups);
+        assert!(md.contains("| +5.00 † |"), "{md}");
+        assert!(md.contains("| +9.00 |"), "{md}");
+        assert!(
+            md.contains("† uda on digits, 50 labels: its gain is over supervised runs that differ in augment.labeled_policy"),
+            "{md}"
+        );
     }
 
     #[test]
