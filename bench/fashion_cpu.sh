@@ -2,7 +2,9 @@
 # Issue 4/5's Fashion-MNIST table: 10 labels per class, `--preset fashion-cpu`, seeds 1-3.
 # Usage: bench/fashion_cpu.sh OUT "SEEDS" METHOD... (methods: supervised, uda, mpl, smpl,
 # metasemi; METHOD-finetune = METHOD with the finetune stage, e.g. mpl-finetune: its run also
-# records the model before finetuning). Two invocations can share the machine: RAYON_NUM_THREADS=1 each.
+# records the model before finetuning; METHOD-strong = METHOD with the labeled batch through the
+# strong view, e.g. supervised-strong, the labels-only model with RandAugment and Cutout;
+# mpl-strong-finetune combines both). Two invocations can share the machine: RAYON_NUM_THREADS=1 each.
 # SETS="key=value ..." adds `--set` overrides to every run, e.g. SETS="data.dev_per_class=500"
 # evaluates on a development split held out of the training images instead of the test set.
 # Then `metapseudo compare OUT`.
@@ -21,6 +23,9 @@ for method in "$@"; do
     t=(--data "idx:$DATA" --preset fashion-cpu --seed "$s" --quiet "${EXTRA[@]}")
     base=${method%-finetune}
     [[ $base != "$method" ]] && t+=(--finetune-steps 300)
+    plain=${base%-strong}
+    [[ $plain != "$base" ]] && t+=(--set 'augment.labeled_policy="strong"')
+    base=$plain
     $M train "${t[@]}" --method "$base" --out "$OUT/$method-s$s"
   done
 done
