@@ -105,7 +105,8 @@ pub struct Group {
     pub reported: Stat,
     /// Test accuracy of each model name, over the runs that have it.
     pub models: BTreeMap<String, Stat>,
-    /// `reported.mean` minus the supervised group's (same data and labels), if there is one.
+    /// `reported.mean` minus that of the supervised group of the same data and labels trained
+    /// most like this one (see `baseline_differs`), if there is one.
     pub gain: Option<f64>,
     /// The settings that shape a labels-only model in which that supervised group differs from
     /// this one, as `key (here VALUE, there VALUE)`; empty when it was trained as the spec's
@@ -286,7 +287,8 @@ pub fn group_runs(rows: &[RunRow]) -> Vec<Group> {
     groups.into_iter().map(|(g, _)| g).collect()
 }
 
-/// The items of a flattened TOML array (`["a", "b"]`), or `None` for any other value.
+/// The items of a flattened TOML array (`["a", "b"]`; items are names without commas), or
+/// `None` for any other value.
 fn list_items(value: &str) -> Option<Vec<&str>> {
     let inner = value.strip_prefix('[')?.strip_suffix(']')?;
     Some(
@@ -478,8 +480,8 @@ fn baseline_notes(groups: &[Group]) -> Vec<String> {
 pub fn markdown(rows: &[RunRow], groups: &[Group]) -> String {
     let mut out = String::new();
     let titles = ["Grouped over seeds (mean ± sample std)", "Runs"];
-    let mut notes = Some(baseline_notes(groups));
-    for (title, (head, body)) in titles.iter().zip(tables(rows, groups)) {
+    let notes = baseline_notes(groups);
+    for (i, (title, (head, body))) in titles.iter().zip(tables(rows, groups)).enumerate() {
         out.push_str(&format!(
             "## {title}\n\n| {} |\n|{}\n",
             head.join(" | "),
@@ -489,8 +491,10 @@ pub fn markdown(rows: &[RunRow], groups: &[Group]) -> String {
             out.push_str(&format!("| {} |\n", r.join(" | ")));
         }
         out.push('\n');
-        for note in notes.take().unwrap_or_default() {
-            out.push_str(&format!("{note}\n\n"));
+        if i == 0 {
+            for note in &notes {
+                out.push_str(&format!("{note}\n\n"));
+            }
         }
     }
     out
@@ -502,8 +506,8 @@ pub fn html(rows: &[RunRow], groups: &[Group]) -> String {
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>metapseudo runs</title><style>body{font-family:system-ui,sans-serif;margin:24px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}th{background:#f3f3f3}</style></head><body>",
     );
     let titles = ["Grouped over seeds (mean ± sample std)", "Runs"];
-    let mut notes = Some(baseline_notes(groups));
-    for (title, (head, body)) in titles.iter().zip(tables(rows, groups)) {
+    let notes = baseline_notes(groups);
+    for (i, (title, (head, body))) in titles.iter().zip(tables(rows, groups)).enumerate() {
         out.push_str(&format!("<h2>{}</h2><table><tr>", escape(title)));
         for h in head {
             out.push_str(&format!("<th>{}</th>", escape(&h)));
@@ -517,8 +521,10 @@ pub fn html(rows: &[RunRow], groups: &[Group]) -> String {
             out.push_str("</tr>");
         }
         out.push_str("</table>");
-        for note in notes.take().unwrap_or_default() {
-            out.push_str(&format!("<p>{}</p>", escape(&note)));
+        if i == 0 {
+            for note in &notes {
+                out.push_str(&format!("<p>{}</p>", escape(note)));
+            }
         }
     }
     out.push_str("</body></html>\n");
@@ -670,6 +676,7 @@ mod tests {
             md.contains("† uda on digits, 50 labels: its gain is over supervised runs that differ in augment.labeled_policy"),
             "{md}"
         );
+        assert!(html(&rows, &groups).contains("<p>† uda on digits, 50 labels:"));
     }
 
     #[test]
