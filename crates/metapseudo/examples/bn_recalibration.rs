@@ -10,7 +10,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use metapseudo::config::ModelConfig;
 use metapseudo::eval::{EvalInputs, ModelEval, predict_logits, true_classes};
-use metapseudo::models::{Network, default_bn_momentum};
+use metapseudo::models::{Network, bn_momentum};
 use metapseudo::predict::Predictor;
 use metapseudo::train::run::{RunData, RunDir};
 use metapseudo_data::Rng;
@@ -85,10 +85,6 @@ fn recalibrated_accuracy(dir: &std::path::Path) -> Result<(f64, f64)> {
 /// Passes enough for the trained statistics' weight in the running ones to fall below 1 %
 /// (`(1 - momentum)^passes`): 100 at cnn-small's momentum 0.1, 4,603 at the WideResNets' 0.001.
 fn passes(model: &ModelConfig) -> usize {
-    let momentum = if model.bn_momentum > 0.0 {
-        model.bn_momentum
-    } else {
-        default_bn_momentum(&model.name)
-    };
+    let momentum = bn_momentum(model);
     MIN_PASSES.max((0.01f64.ln() / (1.0 - momentum).ln()).ceil() as usize)
 }

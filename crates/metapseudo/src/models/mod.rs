@@ -180,9 +180,16 @@ pub const MODELS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The batch-norm momentum of `name` when `model.bn_momentum` is 0: the reference code's.
-pub fn default_bn_momentum(name: &str) -> f64 {
-    if name.starts_with("wrn-") { 0.001 } else { 0.1 }
+/// The network's batch-norm momentum: `model.bn_momentum`, or when that is 0 the reference
+/// code's for the network (0.001 for the WideResNets, 0.1 otherwise).
+pub fn bn_momentum(config: &ModelConfig) -> f64 {
+    if config.bn_momentum > 0.0 {
+        config.bn_momentum
+    } else if config.name.starts_with("wrn-") {
+        0.001
+    } else {
+        0.1
+    }
 }
 
 fn model_names() -> String {
@@ -229,11 +236,7 @@ pub fn build(
             shape.sample
         );
     };
-    let m = if config.bn_momentum > 0.0 {
-        config.bn_momentum
-    } else {
-        default_bn_momentum(name)
-    };
+    let m = bn_momentum(config);
     let body = match name {
         "wrn-28-2" => Body::Wrn(WideResNet::new(c, 28, 2, m, rng, device)),
         "wrn-28-8" => Body::Wrn(WideResNet::new(c, 28, 8, m, rng, device)),
