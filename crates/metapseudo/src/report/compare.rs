@@ -234,7 +234,7 @@ pub fn group_runs(rows: &[RunRow]) -> Vec<Group> {
             .or_default()
             .push(r);
     }
-    let mut groups: Vec<(Group, &BTreeMap<String, String>)> = by_key
+    let mut groups: Vec<(Group, &RunRow)> = by_key
         .into_iter()
         .map(|((data, labels, method), runs)| {
             let names: BTreeSet<&String> =
@@ -263,21 +263,21 @@ pub fn group_runs(rows: &[RunRow]) -> Vec<Group> {
                 baseline_differs: Vec::new(),
                 wall_seconds: wall / runs.len() as f64,
             };
-            (group, &runs[0].settings)
+            (group, runs[0])
         })
         .collect();
     let supervised: Vec<(String, usize, f64, &BTreeMap<String, String>)> = groups
         .iter()
-        .filter(|(g, _)| g.method == "supervised" || g.method.starts_with("supervised ["))
-        .map(|(g, settings)| (g.data.clone(), g.labels, g.reported.mean, *settings))
+        .filter(|(_, first)| first.summary.label() == "supervised")
+        .map(|(g, first)| (g.data.clone(), g.labels, g.reported.mean, &first.settings))
         .collect();
-    for (g, settings) in &mut groups {
+    for (g, first) in &mut groups {
         // The supervised group of the same data and labels that differs least in the settings
         // that shape a labels-only model; the first such group on a tie.
         let baseline = supervised
             .iter()
             .filter(|(data, labels, ..)| *data == g.data && *labels == g.labels)
-            .map(|(.., mean, theirs)| (mean, baseline_differences(settings, theirs)))
+            .map(|(.., mean, theirs)| (mean, baseline_differences(&first.settings, theirs)))
             .min_by_key(|(_, differs)| differs.len());
         if let Some((mean, differs)) = baseline {
             g.gain = Some(g.reported.mean - mean);
@@ -569,6 +569,14 @@ mod tests {
         }
     }
 
+    /// `r` with `settings` added to its configuration.
+    fn with(mut r: RunRow, settings: &[(&str, &str)]) -> RunRow {
+        for (k, v) in settings {
+            r.settings.insert(k.to_string(), v.to_string());
+        }
+        r
+    }
+
     #[test]
     fn groups_means_stds_and_gains() {
         let rows = vec![
@@ -620,12 +628,6 @@ mod tests {
 
     #[test]
     fn each_group_is_compared_with_the_supervised_runs_trained_like_it() {
-        let with = |mut r: RunRow, settings: &[(&str, &str)]| {
-            for (k, v) in settings {
-                r.settings.insert(k.to_string(), v.to_string());
-            }
-            r
-        };
         let weak = [("augment.labeled_policy", "weak"), ("model.width", "8")];
         let strong = [
             ("augment.labeled_policy", "strong"),
@@ -681,31 +683,39 @@ mod tests {
 
     #[test]
     fn runs_with_different_settings_are_grouped_apart_and_labelled() {
-        let with = |mut r: RunRow, key: &str, value: &str| {
-            r.settings.insert(key.into(), value.into());
-            r
-        };
         let rows = vec![
-            with(run("metasemi", 1, 0.80, None), "metasemi.weight", "5.0"),
-            with(run("metasemi", 2, 0.82, None), "metasemi.weight", "5.0"),
-            with(run("metasemi", 1, 0.70, None), "metasemi.weight", "20.0"),
+            with(
+                run("metasemi", 1, 0.80, None),
+                &[("metasemi.weight", "5.0")],
+            ),
+            with(
+                run("metasemi", 2, 0.82, None),
+                &[("metasemi.weight", "5.0")],
+            ),
+            with(
+                run("metasemi", 1, 0.70, None),
+                &[("metasemi.weight", "20.0")],
+            ),
             // A different seed, logging interval or set of class names never splits a group,
             // nor a setting that changes with the seed (each seed's own teacher run).
-            with(run("supervised", 1, 0.70, None), "train.log_every", "10"),
             with(
-                with(run("supervised", 2, 0.72, None), "train.log_every", "50"),
-                "data.class_names",
-                "[\"a\", \"b\"]",
+                run("supervised", 1, 0.70, None),
+                &[("train.log_every", "10")],
+            ),
+            with(
+                run("supervised", 2, 0.72, None),
+                &[
+                    ("train.log_every", "50"),
+                    ("data.class_names", "[\"a\", \"b\"]"),
+                ],
             ),
             with(
                 run("reduced-mpl", 1, 0.80, None),
-                "reduced_mpl.teacher_run",
-                "t1",
+                &[("reduced_mpl.teacher_run", "t1")],
             ),
             with(
                 run("reduced-mpl", 2, 0.80, None),
-                "reduced_mpl.teacher_run",
-                "t2",
+                &[("reduced_mpl.teacher_run", "t2")],
             ),
         ];
         let groups = group_runs(&rows);
