@@ -90,12 +90,18 @@ pub fn uda_loss(
 }
 
 /// Threshold pseudo-labelling (FixMatch form): hard targets `argmax sg(weak)` kept where
-/// `max softmax(weak) >= threshold`, cross entropy of the strong-view logits against them.
-pub fn pseudo_label_loss(weak: Tensor<2>, strong: Tensor<2>, threshold: f64) -> MaskedLoss {
+/// `max softmax(weak) >= threshold`, cross entropy of the strong-view logits against them,
+/// label-smoothed by `ls`.
+pub fn pseudo_label_loss(
+    weak: Tensor<2>,
+    strong: Tensor<2>,
+    threshold: f64,
+    ls: f64,
+) -> MaskedLoss {
     let p = softmax(weak.detach(), 1);
     let classes = p.dims()[1];
     let mask = p.clone().max_dim(1).greater_equal_elem(threshold).float();
-    let targets = smoothed_one_hot(argmax(p), classes, 0.0);
+    let targets = smoothed_one_hot(argmax(p), classes, ls);
     let per_row = (targets * log_softmax(strong, 1)).sum_dim(1).neg();
     MaskedLoss {
         loss: (per_row * mask.clone()).mean(),
@@ -211,9 +217,15 @@ mod tests {
         let d = Device::flex();
         let weak = logits(&[4.0, 0.0, 0.0, 0.1], 2, &d);
         let strong = logits(&[0.0, 0.0, 0.0, 0.0], 2, &d);
-        let out = pseudo_label_loss(weak, strong, 0.9);
+        let out = pseudo_label_loss(weak, strong, 0.9, 0.0);
         assert!((scalar(out.mask_ratio) - 0.5).abs() < 1e-6);
         assert!((scalar(out.loss) - 2f64.ln() / 2.0).abs() < 1e-5);
+        // Smoothed by 0.2: the kept row's target is (0.9, 0.1) against softmax(2, 0).
+        let weak = logits(&[4.0, 0.0, 0.0, 0.1], 2, &d);
+        let strong = logits(&[2.0, 0.0, 0.0, 0.0], 2, &d);
+        let smoothed = scalar(pseudo_label_loss(weak, strong, 0.9, 0.2).loss);
+        let lse = (1.0 + (-2f64).exp()).ln();
+        assert!((smoothed - (0.9 * lse + 0.1 * (2.0 + lse)) / 2.0).abs() < 1e-5);
         assert_eq!(ramp_weight(8.0, 0, 4), 2.0);
         assert_eq!(ramp_weight(8.0, 10, 4), 8.0);
         assert_eq!(ramp_weight(8.0, 10, 0), 8.0);

@@ -237,6 +237,8 @@ mod tests {
         assert!(e.contains("metasemi.target_lr"), "{e}");
         let e = bad(&["smpl.threshold=1.5"]);
         assert!(e.contains("smpl.threshold") && e.contains("[0, 1]"), "{e}");
+        let e = bad(&["smpl.step1_label_smoothing=1"]);
+        assert!(e.contains("smpl.step1_label_smoothing"), "{e}");
         let e = bad(&[r#"smpl.mpl_view="teacher""#]);
         assert!(e.contains("smpl.mpl_view") && e.contains("weak"), "{e}");
         let e = bad(&[r#"augment.randaugment_ops=["Rotate", "Mirror"]"#]);

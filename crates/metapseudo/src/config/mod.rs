@@ -298,6 +298,9 @@ pub struct SmplConfig {
     /// view against its own argmax) or `weak` (the updated model's weak view against the label
     /// the first step learned, the view that label came from, as MPL's `hard-weak`).
     pub mpl_view: String,
+    /// Label smoothing of the first step's cross entropy against the model's own hard labels:
+    /// 0 (the spec's SMPL step), or as MPL's student step (`CE_ls`, 0.15 in the MPL recipe).
+    pub step1_label_smoothing: f64,
 }
 
 impl Default for SmplConfig {
@@ -305,6 +308,7 @@ impl Default for SmplConfig {
         Self {
             threshold: 0.0,
             mpl_view: "strong".into(),
+            step1_label_smoothing: 0.0,
         }
     }
 }
@@ -732,6 +736,11 @@ impl Config {
             "smpl.threshold",
             (0.0..=1.0).contains(&self.smpl.threshold),
             "in [0, 1]",
+        )?;
+        positive(
+            "smpl.step1_label_smoothing",
+            (0.0..1.0).contains(&self.smpl.step1_label_smoothing),
+            "in [0, 1)",
         )?;
         one_of(
             "model.activation",

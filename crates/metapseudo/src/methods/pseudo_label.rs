@@ -26,7 +26,7 @@ impl Method for PseudoLabel {
         let v = forward_three(&ctx.student.model, b);
         let sup = b.supervised_loss(v.labeled, c.train.label_smoothing);
         let targets = ctx.align.targets(&v.weak);
-        let pl = pseudo_label_loss(targets, v.strong, c.pseudo_label.threshold);
+        let pl = pseudo_label_loss(targets, v.strong, c.pseudo_label.threshold, 0.0);
         let w = ramp_weight(c.uda.weight, step, c.uda.ramp_steps);
         let total = sup.clone() + pl.loss.clone().mul_scalar(w);
         let lr = ctx.student.update(&total, step);

@@ -9,7 +9,7 @@ use crate::train::{TensorBatch, TrainContext};
 use anyhow::Result;
 
 /// Step 1 learns from the model's own hard pseudo labels (student optimiser, `eta1`; with
-/// `smpl.threshold`, only the confident ones); step 2, with fresh gradients, applies the
+/// `smpl.threshold`, only the confident ones; `smpl.step1_label_smoothing` smooths them); step 2, with fresh gradients, applies the
 /// teacher's loss with the MPL feedback to the updated weights (teacher optimiser, `eta2`); its
 /// MPL term reads the strong view (the spec) or, with `smpl.mpl_view = "weak"`, step 1's labels
 /// on the weak view.
@@ -39,12 +39,15 @@ impl Method for Smpl {
         let v = forward_three(&ctx.student.model, b);
         let old = b.supervised_loss(v.labeled.detach(), 0.0);
         let targets = ctx.align.targets(&v.weak);
-        let threshold = self.config.smpl.threshold;
+        let (threshold, ls) = (
+            self.config.smpl.threshold,
+            self.config.smpl.step1_label_smoothing,
+        );
         let (step1_loss, mask_ratio) = if threshold > 0.0 {
-            let masked = pseudo_label_loss(targets.clone(), v.strong, threshold);
+            let masked = pseudo_label_loss(targets.clone(), v.strong, threshold, ls);
             (masked.loss, Some(masked.mask_ratio))
         } else {
-            (cross_entropy(v.strong, argmax(targets.clone()), 0.0), None)
+            (cross_entropy(v.strong, argmax(targets.clone()), ls), None)
         };
         let lr1 = ctx.student.update(&step1_loss, step);
 
