@@ -235,6 +235,11 @@ mod tests {
         assert!(e.contains("mpl.sign") && e.contains("old-minus-new"), "{e}");
         let e = bad(&["metasemi.target_lr=-1"]);
         assert!(e.contains("metasemi.target_lr"), "{e}");
+        let e = bad(&[r#"metasemi.consistency="kl""#]);
+        assert!(
+            e.contains("metasemi.consistency") && e.contains("mse"),
+            "{e}"
+        );
         let e = bad(&["smpl.threshold=1.5"]);
         assert!(e.contains("smpl.threshold") && e.contains("[0, 1]"), "{e}");
         let e = bad(&["smpl.step1_label_smoothing=1"]);

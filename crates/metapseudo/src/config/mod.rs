@@ -346,7 +346,7 @@ pub struct MetasemiConfig {
     /// Size of the finite-difference step: the parameters move by `epsilon / ||g||` times the
     /// labeled-loss gradient `g` (0.01 in the paper).
     pub epsilon: f64,
-    /// Final weight of the mean-squared consistency loss.
+    /// Final weight of the consistency loss.
     pub weight: f64,
     /// Steps of the linear ramp of the weight.
     pub ramp_steps: u64,
@@ -356,6 +356,10 @@ pub struct MetasemiConfig {
     /// The step `lr` of the target update `y_u - lr * d`: 0 (the spec) takes the model's
     /// learning rate at that step; a positive value is a fixed step of its own.
     pub target_lr: f64,
+    /// The consistency loss against the meta-learned targets: `mse` (the spec: squared distance
+    /// between probability vectors) or `ce` (cross entropy against the soft targets, the KL
+    /// form of the paper authors' earlier code).
+    pub consistency: String,
 }
 
 impl Default for MetasemiConfig {
@@ -366,6 +370,7 @@ impl Default for MetasemiConfig {
             ramp_steps: 0,
             view: "weak".into(),
             target_lr: 0.0,
+            consistency: "mse".into(),
         }
     }
 }
@@ -817,6 +822,12 @@ impl Config {
             &["ce", "cosine"],
         )?;
         one_of("smpl.mpl_view", &self.smpl.mpl_view, &["strong", "weak"])?;
+        one_of("metasemi.view", &self.metasemi.view, &["strong", "weak"])?;
+        one_of(
+            "metasemi.consistency",
+            &self.metasemi.consistency,
+            &["mse", "ce"],
+        )?;
         one_of(
             "mpl.student_target",
             &self.mpl.student_target,
