@@ -357,8 +357,8 @@ pub struct MetasemiConfig {
     /// learning rate at that step; a positive value is a fixed step of its own.
     pub target_lr: f64,
     /// The consistency loss against the meta-learned targets: `mse` (the spec: squared distance
-    /// between probability vectors) or `ce` (cross entropy against the soft targets, the KL
-    /// form of the paper authors' earlier code).
+    /// between probability vectors) or `ce` (cross entropy against the soft targets: the KL
+    /// form of an earlier public code of the algorithm).
     pub consistency: String,
 }
 

@@ -123,8 +123,8 @@ pub fn consistency_loss(kind: &str, logits: Tensor<2>, targets: Tensor<2>) -> Te
     }
 }
 
-/// `L_sup + w(t) * mean_i ||softmax(f(x_u))_i - y_u,i||^2` with meta-learned targets `y_u`
-/// (`metasemi.consistency = "ce"`: `mean_i -sum_c y_u,ic log softmax(f(x_u))_ic` instead).
+/// `L_sup + w(t) * consistency(f(x_u), y_u)` with meta-learned targets `y_u`; the consistency
+/// is [`consistency_loss`] of the kind `metasemi.consistency` names.
 pub struct MetaSemi {
     config: Config,
 }

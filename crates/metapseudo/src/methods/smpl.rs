@@ -9,10 +9,10 @@ use crate::train::{TensorBatch, TrainContext};
 use anyhow::Result;
 
 /// Step 1 learns from the model's own hard pseudo labels (student optimiser, `eta1`; with
-/// `smpl.threshold`, only the confident ones; `smpl.step1_label_smoothing` smooths them); step 2, with fresh gradients, applies the
-/// teacher's loss with the MPL feedback to the updated weights (teacher optimiser, `eta2`); its
-/// MPL term reads the strong view (the spec) or, with `smpl.mpl_view = "weak"`, step 1's labels
-/// on the weak view.
+/// `smpl.threshold`, only the confident ones; `smpl.step1_label_smoothing` smooths them); step
+/// 2, with fresh gradients, applies the teacher's loss with the MPL feedback to the updated
+/// weights (teacher optimiser, `eta2`); its MPL term reads the strong view (the spec) or, with
+/// `smpl.mpl_view = "weak"`, step 1's labels on the weak view.
 pub struct Smpl {
     config: Config,
     feedback: Feedback,
