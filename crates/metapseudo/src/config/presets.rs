@@ -248,6 +248,10 @@ randaugment_ops = "#,
     r#"
 [for_method.smpl.smpl]
 mpl_view = "weak"
+[for_method.smpl.train]
+align_decay = 0.99
+[for_method.smpl.uda]
+temperature = 1.0
 [for_method.smpl.augment]
 randaugment_ops = "#,
     all_ops_but_invert!(),
@@ -308,7 +312,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     (
         "fashion-cpu",
-        "Fashion-MNIST/MNIST-sized images on a CPU: 10 labels per class, small CNN (w = 8), 4000 steps; MPL aligns its targets (train.align_decay = 0.99); MetaSemi's and SMPL's RandAugment draws from every op but Invert; SMPL's MPL term reads the weak view (smpl.mpl_view); the finetune stage learns from every label at lr 0.001 and keeps its last model (finetune.validation_per_class = 0)",
+        "Fashion-MNIST/MNIST-sized images on a CPU: 10 labels per class, small CNN (w = 8), 4000 steps; MPL and SMPL align their targets (train.align_decay = 0.99); MetaSemi's and SMPL's RandAugment draws from every op but Invert; SMPL's MPL term reads the weak view (smpl.mpl_view) and its UDA targets are not sharpened (uda.temperature = 1.0); the finetune stage learns from every label at lr 0.001 and keeps its last model (finetune.validation_per_class = 0)",
     ),
     ("none", "the reference defaults of ALGORITHMS.md, unchanged"),
 ];
@@ -432,8 +436,12 @@ mod tests {
         };
         let align = |method: &str| value(method, "train", "align_decay").and_then(|v| v.as_float());
         assert_eq!(align("mpl"), Some(0.99));
-        assert_eq!(align("smpl"), None);
+        assert_eq!(align("smpl"), Some(0.99));
         assert_eq!(align("metasemi"), None);
+        let temperature =
+            |method: &str| value(method, "uda", "temperature").and_then(|v| v.as_float());
+        assert_eq!(temperature("smpl"), Some(1.0));
+        assert_eq!(temperature("mpl"), None);
         let ops = |method: &str| {
             value(method, "augment", "randaugment_ops")
                 .map(|v| v.try_into::<Vec<String>>().unwrap())
