@@ -242,7 +242,10 @@ eval_every = 50
 validation_per_class = 0
 [for_method.mpl.train]
 align_decay = 0.99
+[for_method.metasemi.student_optim]
+lr = 0.1
 [for_method.metasemi.augment]
+randaugment_n = 3
 randaugment_ops = "#,
     all_ops_but_invert!(),
     r#"
@@ -312,7 +315,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     (
         "fashion-cpu",
-        "Fashion-MNIST/MNIST-sized images on a CPU: 10 labels per class, small CNN (w = 8), 4000 steps; MPL and SMPL align their targets (train.align_decay = 0.99); MetaSemi's and SMPL's RandAugment draws from every op but Invert; SMPL's MPL term reads the weak view (smpl.mpl_view) and its UDA targets are not sharpened (uda.temperature = 1.0); the finetune stage learns from every label at lr 0.001 and keeps its last model (finetune.validation_per_class = 0)",
+        "Fashion-MNIST/MNIST-sized images on a CPU: 10 labels per class, small CNN (w = 8), 4000 steps; MPL and SMPL align their targets (train.align_decay = 0.99); MetaSemi's and SMPL's RandAugment draws from every op but Invert; MetaSemi takes three ops a view (augment.randaugment_n = 3) and lr 0.1 (student_optim.lr); SMPL's MPL term reads the weak view (smpl.mpl_view) and its UDA targets are not sharpened (uda.temperature = 1.0); the finetune stage learns from every label at lr 0.001 and keeps its last model (finetune.validation_per_class = 0)",
     ),
     ("none", "the reference defaults of ALGORITHMS.md, unchanged"),
 ];
@@ -442,6 +445,11 @@ mod tests {
             |method: &str| value(method, "uda", "temperature").and_then(|v| v.as_float());
         assert_eq!(temperature("smpl"), Some(1.0));
         assert_eq!(temperature("mpl"), None);
+        let metasemi = preset_table("fashion-cpu", "metasemi").unwrap();
+        assert_eq!(metasemi["student_optim"]["lr"].as_float(), Some(0.1));
+        assert_eq!(metasemi["augment"]["randaugment_n"].as_integer(), Some(3));
+        let supervised = preset_table("fashion-cpu", "supervised").unwrap();
+        assert_eq!(supervised["student_optim"]["lr"].as_float(), Some(0.05));
         let ops = |method: &str| {
             value(method, "augment", "randaugment_ops")
                 .map(|v| v.try_into::<Vec<String>>().unwrap())
