@@ -44,13 +44,17 @@ pub enum Consistency {
     CrossEntropy,
     /// `-cos(q, softmax(logits))`: negative cosine similarity of the probability vectors.
     Cosine,
+    /// `sum_c (softmax(logits)_c - q_c)^2`: squared distance of the probability vectors
+    /// (MetaSemi's).
+    SquaredDistance,
 }
 
 impl Consistency {
-    /// From `uda.unlabeled_loss` (`ce` or `cosine`).
+    /// From `uda.unlabeled_loss` (`ce` or `cosine`) or `metasemi.consistency` (`mse` or `ce`).
     pub fn from_name(name: &str) -> Self {
         match name {
             "cosine" => Consistency::Cosine,
+            "mse" => Consistency::SquaredDistance,
             _ => Consistency::CrossEntropy,
         }
     }
@@ -67,6 +71,7 @@ impl Consistency {
                     .clamp_min(1e-12);
                 (dot / norms).neg()
             }
+            Consistency::SquaredDistance => (softmax(logits, 1) - targets).square().sum_dim(1),
         }
     }
 }
@@ -210,6 +215,19 @@ mod tests {
                 g[k]
             );
         }
+    }
+
+    #[test]
+    fn consistency_is_the_squared_distance_or_the_cross_entropy() {
+        let d = Device::flex();
+        // softmax(ln 3, 0) = (0.75, 0.25) against the target (0.5, 0.5).
+        let row = |kind: &str| {
+            let target = logits(&[0.5, 0.5], 1, &d);
+            let logit = logits(&[3f32.ln(), 0.0], 1, &d);
+            scalar(Consistency::from_name(kind).per_row(target, logit).mean())
+        };
+        assert!((row("mse") - 0.125).abs() < 1e-6);
+        assert!((row("ce") + 0.5 * (0.75f64.ln() + 0.25f64.ln())).abs() < 1e-6);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::{Method, Scalar, Scalars};
 use crate::config::Config;
-use crate::losses::{cross_entropy, ramp_weight, soft_cross_entropy};
+use crate::losses::{Consistency, cross_entropy, ramp_weight};
 use crate::models::Network;
 use crate::train::{TensorBatch, TrainContext};
 use burn::module::{Flag, Module, ModuleMapper, ModuleVisitor, Param};
@@ -113,18 +113,8 @@ pub fn meta_targets(
     }
 }
 
-/// The consistency of unlabeled logits with their targets: `mse`, `mean_i ||softmax(z_i) -
-/// y_i||^2` (the spec), or `ce`, `mean_i -sum_c y_ic log softmax(z_i)_c`.
-pub fn consistency_loss(kind: &str, logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
-    if kind == "ce" {
-        soft_cross_entropy(logits, targets)
-    } else {
-        (softmax(logits, 1) - targets).square().sum_dim(1).mean()
-    }
-}
-
-/// `L_sup + w(t) * consistency(f(x_u), y_u)` with meta-learned targets `y_u`; the consistency
-/// is [`consistency_loss`] of the kind `metasemi.consistency` names.
+/// `L_sup + w(t) * mean_i consistency(f(x_u)_i, y_u,i)` with meta-learned targets `y_u`; the
+/// consistency is the [`Consistency`] `metasemi.consistency` names (the spec: squared distance).
 pub struct MetaSemi {
     config: Config,
 }
@@ -161,7 +151,9 @@ impl Method for MetaSemi {
             self.config.train.label_smoothing,
         );
         let unlabeled = logits.narrow(0, nl, x_u.dims()[0]);
-        let consistency = consistency_loss(&c.consistency, unlabeled, meta.targets);
+        let consistency = Consistency::from_name(&c.consistency)
+            .per_row(meta.targets, unlabeled)
+            .mean();
         let weight = ramp_weight(c.weight, step, c.ramp_steps);
         let total = sup.clone() + consistency.clone().mul_scalar(weight);
         let lr_used = ctx.student.update(&total, step);
@@ -206,19 +198,6 @@ mod tests {
             labeled_index: (0..6).collect(),
             unlabeled_index: (0..10).collect(),
         }
-    }
-
-    #[test]
-    fn consistency_is_the_squared_distance_or_the_cross_entropy() {
-        let d = Device::flex();
-        let rows = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [1, 2]), &d);
-        // softmax(ln 3, 0) = (0.75, 0.25) against the target (0.5, 0.5).
-        let logits = rows(vec![3f32.ln(), 0.0]);
-        let mse = consistency_loss("mse", logits.clone(), rows(vec![0.5, 0.5]));
-        let ce = consistency_loss("ce", logits, rows(vec![0.5, 0.5]));
-        let value = |t: Tensor<1>| t.into_scalar::<f32>();
-        assert!((value(mse) - 0.125).abs() < 1e-6);
-        assert!((value(ce) + 0.5 * (0.75f32.ln() + 0.25f32.ln())).abs() < 1e-6);
     }
 
     #[test]
