@@ -23,9 +23,11 @@ pub mod policy;
 pub mod randaugment;
 pub mod rng;
 pub mod sampler;
+pub mod spec;
 pub mod split;
 pub mod svhn;
 
 pub use dataset::{Dataset, Examples, Samples};
 pub use error::{DataError, Result};
 pub use rng::Rng;
+pub use spec::{DataSpec, LoadOptions};

@@ -32,6 +32,24 @@ pub enum PolicyName {
 /// Valid policy names, for messages.
 pub const POLICY_NAMES: &str = "none, weak, strong, autoaugment";
 
+impl PolicyName {
+    /// Every policy's name, in the documented order.
+    pub const NAMES: &'static [&'static str] = &["none", "weak", "strong", "autoaugment"];
+}
+
+impl serde::Serialize for PolicyName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PolicyName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl FromStr for PolicyName {
     type Err = DataError;
     fn from_str(s: &str) -> Result<Self> {

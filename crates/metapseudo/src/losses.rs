@@ -1,5 +1,6 @@
 //! Loss functions of the family, each a mean over its batch unless said otherwise.
 
+use crate::config::{MetasemiConsistency, UnlabeledLoss};
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Int, Tensor};
 
@@ -50,12 +51,19 @@ pub enum Consistency {
 }
 
 impl Consistency {
-    /// From `uda.unlabeled_loss` (`ce` or `cosine`) or `metasemi.consistency` (`mse` or `ce`).
-    pub fn from_name(name: &str) -> Self {
-        match name {
-            "cosine" => Consistency::Cosine,
-            "mse" => Consistency::SquaredDistance,
-            _ => Consistency::CrossEntropy,
+    /// UDA's consistency (`uda.unlabeled_loss`).
+    pub fn of_uda(loss: UnlabeledLoss) -> Self {
+        match loss {
+            UnlabeledLoss::Ce => Consistency::CrossEntropy,
+            UnlabeledLoss::Cosine => Consistency::Cosine,
+        }
+    }
+
+    /// MetaSemi's consistency (`metasemi.consistency`).
+    pub fn of_metasemi(loss: MetasemiConsistency) -> Self {
+        match loss {
+            MetasemiConsistency::Mse => Consistency::SquaredDistance,
+            MetasemiConsistency::Ce => Consistency::CrossEntropy,
         }
     }
 
@@ -224,7 +232,11 @@ mod tests {
         let row = |kind: &str| {
             let target = logits(&[0.5, 0.5], 1, &d);
             let logit = logits(&[3f32.ln(), 0.0], 1, &d);
-            scalar(Consistency::from_name(kind).per_row(target, logit).mean())
+            scalar(
+                Consistency::of_metasemi(kind.into())
+                    .per_row(target, logit)
+                    .mean(),
+            )
         };
         assert!((row("mse") - 0.125).abs() < 1e-6);
         assert!((row("ce") + 0.5 * (0.75f64.ln() + 0.25f64.ln())).abs() < 1e-6);

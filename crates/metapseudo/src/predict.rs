@@ -129,7 +129,7 @@ impl Predictor {
         // Default: the model the summary reports (after a finetune stage, `finetuned`).
         let reported = run
             .read_summary()?
-            .map_or(config.train.report.clone(), |s| s.reported_model);
+            .map_or(config.train.report.to_string(), |s| s.reported_model);
         let name = name.unwrap_or(&reported).to_string();
         if name == crate::train::finetune::MODEL {
             let stage = crate::train::finetune::stage_dir(run);
@@ -137,9 +137,12 @@ impl Predictor {
             p.model_name = name;
             return Ok(p);
         }
-        if config.method == "reduced-mpl" && matches!(name.as_str(), "teacher" | "ensemble") {
+        let reads_logits = crate::methods::needs(&config).teacher
+            == crate::methods::TeacherKind::ReducedOverCachedLogits;
+        if reads_logits && matches!(name.as_str(), "teacher" | "ensemble") {
             bail!(
-                "the teacher of a reduced-mpl run reads another run's logits, not inputs: predict with its student or ema"
+                "the teacher of a {} run reads another run's logits, not inputs: predict with its student or ema",
+                config.method
             );
         }
         let file = TensorFile::load(&run.checkpoint())?;

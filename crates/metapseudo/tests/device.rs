@@ -27,7 +27,7 @@ fn every_network_computes_what_the_cpu_computes() {
         return;
     };
     for (model, _) in metapseudo::models::MODELS {
-        let p = parity::check_model(model, &device, 8).unwrap();
+        let p = parity::check_model(model.as_str(), &device, 8).unwrap();
         eprintln!("{name} {p:?}");
         assert!(p.passes(1e-2, 5e-2), "{name}: {p:?}");
         if let Some((cpu, other)) = p.loss {

@@ -37,7 +37,7 @@ fn learns(method: &str, sup_key: &str) {
         "student_optim.wait_steps=0".into(),
     ];
     let config = common::config_with(Some("fashion-cpu"), &sets);
-    assert_eq!(config.model.name, "cnn-small");
+    assert_eq!(config.model.name.as_str(), "cnn-small");
     let run = RunDir {
         dir: dir.join("run"),
     };

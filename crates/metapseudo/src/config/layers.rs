@@ -2,6 +2,7 @@
 
 use super::{Config, presets};
 use anyhow::{Context, Result, bail};
+use metapseudo_data::DataSpec;
 use std::path::Path;
 use toml::{Table, Value};
 
@@ -72,6 +73,31 @@ fn set_key(table: &mut Table, key: &str, value: Value, source: &str) -> Result<(
             .with_context(|| format!("option '{key}' ({source}): '{part}' is not a section"))?;
     }
     Ok(())
+}
+
+/// `config` with the keys of `flags` set over it (unknown keys and invalid values refused).
+pub fn override_config(config: &Config, flags: &[(String, Value)], source: &str) -> Result<Config> {
+    let mut table = Table::try_from(config).context("the config serialises")?;
+    for (k, v) in flags {
+        set_key(&mut table, k, v.clone(), source)?;
+    }
+    let config = config_from_table(table)?;
+    config.validate()?;
+    Ok(config)
+}
+
+/// The configuration a merged table describes; a value of the wrong type or outside an
+/// option's choices is an error that names the key.
+fn config_from_table(table: Table) -> Result<Config> {
+    serde_path_to_error::deserialize(Value::Table(table)).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().message().to_string();
+        if path == "." || message.contains(&path) {
+            anyhow::anyhow!("invalid configuration: {message}")
+        } else {
+            anyhow::anyhow!("invalid configuration: {path}: {message}")
+        }
+    })
 }
 
 /// Lets `--set lr=1` fill a float option and `--set name=3` a string option.
@@ -147,18 +173,21 @@ impl ConfigLayers {
 
     /// Resolves the layers into a validated configuration.
     pub fn resolve(&self) -> Result<Config> {
-        let data_spec = self
-            .user_string("data.spec")
-            .unwrap_or_else(|| Config::default().data.spec);
+        let data_spec = match self.user_string("data.spec") {
+            Some(s) => s
+                .parse::<DataSpec>()
+                .map_err(|e| anyhow::anyhow!("data.spec: {e}"))?,
+            None => Config::default().data.spec,
+        };
         let preset = self
             .preset
             .clone()
             .or_else(|| self.user_string("preset"))
-            .unwrap_or_else(|| presets::preset_for_data(&data_spec).to_string());
+            .unwrap_or_else(|| data_spec.format().preset.to_string());
         let mut table = Table::try_from(Config::default()).expect("the default config serialises");
         let method = self
             .user_string("method")
-            .unwrap_or_else(|| Config::default().method);
+            .unwrap_or_else(|| Config::default().method.to_string());
         let preset_table = presets::preset_table(&preset, &method)?;
         merge(&mut table, &preset_table, "", &format!("preset '{preset}'"))?;
         if let Some(file) = &self.file {
@@ -171,11 +200,7 @@ impl ConfigLayers {
             set_key(&mut table, k, v.clone(), "command-line flag")?;
         }
         table.insert("preset".into(), Value::String(preset));
-        let config: Config = Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| {
-                anyhow::anyhow!("invalid configuration: {}", e.message())
-            })?;
+        let config = config_from_table(table)?;
         config.validate()?;
         Ok(config)
     }

@@ -1,14 +1,24 @@
 //! The run configuration: every option with its documented default.
 //!
-//! The defaults are those of `ALGORITHMS.md` (the reference MPL recipe). A preset
+//! The defaults are the reference MPL recipe (docs/methods.md). A preset
 //! ([`presets`](crate::config::presets)), chosen from the data unless named, adapts them to the
 //! data at hand (the two-moons preset is the paper's figure-1 recipe); a TOML file,
 //! `--set key=value` and CLI flags override them in that order. The effective configuration is saved as
 //! `config.toml` in every run folder.
 
+pub mod choice;
 pub mod layers;
+pub mod options;
 pub mod presets;
 
+pub use choice::{
+    Activation, Cifar100Label, CsvHeader, FeedbackSign, FinetuneFrom, InitScheme,
+    MetasemiConsistency, MethodName, ModelName, Normalize, Padding, ReportedModel, RoleSwap,
+    ScheduleKind, StageTieRule, StudentTargetName, TieRule, UnlabeledLoss, ValidationSource,
+    ViewName,
+};
+
+use metapseudo_data::DataSpec;
 use metapseudo_data::augment::NoiseView;
 use metapseudo_data::policy::PolicyName;
 use serde::{Deserialize, Serialize};
@@ -19,8 +29,9 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Preset the defaults came from (`moons`, `digits`, `tabular`); recorded for the reader.
     pub preset: String,
-    /// Training method: `supervised`, `pseudo-label`, `uda`, `mpl`, `smpl` or `metasemi`.
-    pub method: String,
+    /// Training method: `supervised`, `pseudo-label`, `uda`, `mpl`, `smpl`, `metasemi` or
+    /// `reduced-mpl`.
+    pub method: MethodName,
     /// Run seed: labeled subset, initialisation, batch order and augmentation.
     pub seed: u64,
     /// Data set and split.
@@ -61,7 +72,7 @@ pub struct DataConfig {
     /// `moons`, `digits`, `csv:PATH`, `idx:DIR` (MNIST-style), `cifar10:DIR` or `cifar100:DIR`
     /// (the original binary batches), `svhn:DIR` (`.mat` files) or `folder:DIR` (JPEG/PNG
     /// images in one sub-folder per class).
-    pub spec: String,
+    pub spec: DataSpec,
     /// Labeled samples per class (0: unset). Exactly one of the three label budgets is set.
     pub labels_per_class: usize,
     /// Labeled samples in total, spread evenly over classes (0: unset).
@@ -71,7 +82,7 @@ pub struct DataConfig {
     /// Whether labeled samples are also in the unlabeled pool (the reference MPL code: yes).
     pub unlabeled_includes_labeled: bool,
     /// Feature normalisation fitted on the training pool: `standardize` or `none`.
-    pub normalize: String,
+    pub normalize: Normalize,
     /// Seed of generated data and of held-out test splits; independent of the run's `seed`.
     pub data_seed: u64,
     /// Two-moons training points.
@@ -83,13 +94,13 @@ pub struct DataConfig {
     /// CSV: label column (`last`, `first`, a 1-based number, or a header name).
     pub label_column: String,
     /// CSV: `auto` (detect), `yes` or `no`.
-    pub header: String,
+    pub header: CsvHeader,
     /// CSV: file with the test rows; empty to hold out `test_fraction` of the labeled rows.
     pub test_path: String,
     /// CSV: fraction of labeled rows held out as the test split when there is no test file.
     pub test_fraction: f64,
     /// CIFAR-100: `fine` (100 classes) or `coarse` (20 superclasses).
-    pub cifar100_label: String,
+    pub cifar100_label: Cifar100Label,
     /// SVHN: add `extra_32x32.mat` to the training pool as unlabeled images.
     pub svhn_extra: bool,
     /// Image folders: side of the square images after resizing (0: the images' own size when
@@ -118,8 +129,8 @@ impl DataConfig {
     /// The data specification, with ` [dev N/class]` when runs evaluate on a development split.
     pub fn label(&self) -> String {
         match self.dev_per_class {
-            0 => self.spec.clone(),
-            n => metapseudo_data::dataset::dev_split_name(&self.spec, n),
+            0 => self.spec.to_string(),
+            n => metapseudo_data::dataset::dev_split_name(&self.spec.to_string(), n),
         }
     }
 
@@ -142,17 +153,17 @@ pub struct AugmentConfig {
     /// Tabular strong view of unlabeled samples.
     pub strong: NoiseView,
     /// Images: policy of labeled images (`none`, `weak`, `strong`, `autoaugment`).
-    pub labeled_policy: String,
+    pub labeled_policy: PolicyName,
     /// Images: policy of the weak view of unlabeled images.
-    pub weak_policy: String,
+    pub weak_policy: PolicyName,
     /// Images: policy of the strong view of unlabeled images.
-    pub strong_policy: String,
+    pub strong_policy: PolicyName,
     /// Images: allow horizontal flips (off for digits, SVHN).
     pub flip: bool,
     /// Images: pad-and-crop padding as a fraction of the side (0.125: 4 pixels on 32).
     pub pad_fraction: f64,
     /// Images: `reflect` (the MPL code) or `constant` padding (with `fill`).
-    pub padding: String,
+    pub padding: Padding,
     /// Images: grey level (0-255) of Cutout's hole, of pixels uncovered by geometric
     /// augmentations and of constant padding (128 in the MPL code).
     pub fill: u8,
@@ -173,14 +184,14 @@ pub struct AugmentConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
     /// Registry name (see `metapseudo models`).
-    pub name: String,
+    pub name: ModelName,
     /// Hidden layer widths of the MLP.
     pub hidden: Vec<usize>,
     /// Hidden activation: `relu` or `sigmoid`.
-    pub activation: String,
+    pub activation: Activation,
     /// Initialisation: `uniform` (U(-init_range, init_range), the MPL two-moons paper) or
     /// `kaiming` (PyTorch's default for linear layers).
-    pub init: String,
+    pub init: InitScheme,
     /// Half-width of the uniform initialisation.
     pub init_range: f64,
     /// Dropout before the classifier of image networks (the MPL recipe's dense dropout, 0.2).
@@ -214,7 +225,7 @@ pub struct TrainConfig {
     pub ema_decay: f64,
     /// Which evaluated model `summary.json` reports: `ema`, `student`, `teacher`, `ensemble`
     /// (student and teacher logits averaged) or `best` (with `keep_best`).
-    pub report: String,
+    pub report: ReportedModel,
     /// Keep the model (the EMA if there is one, else the student) with the best accuracy on
     /// the split's validation samples, checked every `eval_every` steps and before the first
     /// step; it is evaluated as `best`. Needs a validation split (the finetune stage has one).
@@ -222,14 +233,14 @@ pub struct TrainConfig {
     /// Which model `keep_best` keeps when validation accuracy ties the best so far: `earlier`
     /// (strict improvement only, as the MPL PyTorch port's `top1 > best_top1`), `later`, or
     /// `lower-loss` (the one with the lower validation cross entropy).
-    pub best_on_tie: String,
+    pub best_on_tie: TieRule,
     /// Steps per reporting epoch (0: one pass over the unlabeled pool, i.e. pool / (batch * mu)).
     /// Training length is always counted in steps; epochs only label the logs.
     pub steps_per_epoch: u64,
     /// Distribution alignment (ReMixMatch, Berthelot et al. 2020) of the weak-view targets of
     /// every unlabeled loss: the predictions are multiplied by the labeled classes' frequencies
     /// over a running mean of the model's weak-view predictions, which decays by this factor
-    /// per step. Not part of any method of the spec: 0 (off) is the default.
+    /// per step. Not part of any method in docs/methods.md: 0 (off) is the default.
     pub align_decay: f64,
     /// Compute device: `cpu` (always built), `cuda` or `cuda:N` and `wgpu` (builds with the
     /// cargo features of those names). Where a run computes, not what: the same run on two
@@ -253,7 +264,7 @@ pub struct OptimConfig {
     pub warmup_steps: u64,
     /// After warm-up: `constant`, `cosine` (to 0 at the last step) or `step` (times
     /// `decay_factor` at each step of `decay_at`).
-    pub schedule: String,
+    pub schedule: ScheduleKind,
     /// Steps (from the start of training, increasing) at which a `step` schedule drops.
     pub decay_at: Vec<u64>,
     /// The factor of each drop of a `step` schedule.
@@ -271,19 +282,19 @@ pub struct OptimConfig {
 pub struct MplConfig {
     /// Sign of the feedback `h`: `new-minus-old` (both reference codes) or `old-minus-new` (the
     /// first-order derivation).
-    pub sign: String,
+    pub sign: FeedbackSign,
     /// Moving-average baseline decay for `h` (0: off).
     pub baseline_decay: f64,
     /// The student's target: `hard-strong` (argmax of the teacher on the strong view),
     /// `hard-weak` (on the weak view) or `soft` (softmax of the teacher on the strong view; gives
     /// the teacher no MPL signal, kept for reproduction). Read by MPL and Reduced MPL; SMPL's
     /// first step always learns the weak view's argmax.
-    pub student_target: String,
+    pub student_target: StudentTargetName,
     /// Role-playing: teacher and student swap roles, each keeping its optimiser and schedule,
     /// every `epoch` (`train.steps_per_epoch`) or every N steps (a number); `off` never.
     /// Models keep the names of their first role (`student` started as the student), and the
     /// EMA follows the network named `student`.
-    pub role_swap: String,
+    pub role_swap: RoleSwap,
 }
 
 /// SMPL options.
@@ -294,12 +305,12 @@ pub struct SmplConfig {
     /// others are masked out of its loss, averaged over the whole batch as FixMatch. 0 (the
     /// paper) keeps every pseudo label.
     pub threshold: f64,
-    /// The view of the second step's MPL term: `strong` (the spec: the updated model's strong
+    /// The view of the second step's MPL term: `strong` (the paper: the updated model's strong
     /// view against its own argmax) or `weak` (the updated model's weak view against the label
     /// the first step learned, the view that label came from, as MPL's `hard-weak`).
-    pub mpl_view: String,
+    pub mpl_view: ViewName,
     /// Label smoothing of the first step's cross entropy against the model's own hard labels:
-    /// 0 (the spec's SMPL step), or as MPL's student step (`CE_ls`, 0.15 in the MPL recipe).
+    /// 0 (the paper's SMPL step), or as MPL's student step (`CE_ls`, 0.15 in the MPL recipe).
     pub step1_label_smoothing: f64,
 }
 
@@ -307,7 +318,7 @@ impl Default for SmplConfig {
     fn default() -> Self {
         Self {
             threshold: 0.0,
-            mpl_view: "strong".into(),
+            mpl_view: ViewName::Strong,
             step1_label_smoothing: 0.0,
         }
     }
@@ -328,7 +339,7 @@ pub struct UdaConfig {
     /// The per-example consistency loss: `ce` (cross entropy against the sharpened target, the
     /// reference) or `cosine` (negative cosine similarity between the target and the predicted
     /// probabilities, with a gradient through the prediction).
-    pub unlabeled_loss: String,
+    pub unlabeled_loss: UnlabeledLoss,
 }
 
 /// Threshold pseudo-labelling options.
@@ -352,14 +363,14 @@ pub struct MetasemiConfig {
     pub ramp_steps: u64,
     /// Which unlabeled view the targets and the consistency loss use: `weak` (one view for
     /// both, as the paper) or `strong` (targets on the weak view, loss on the strong one).
-    pub view: String,
-    /// The step `lr` of the target update `y_u - lr * d`: 0 (the spec) takes the model's
+    pub view: ViewName,
+    /// The step `lr` of the target update `y_u - lr * d`: 0 (the paper's form) takes the model's
     /// learning rate at that step; a positive value is a fixed step of its own.
     pub target_lr: f64,
-    /// The consistency loss against the meta-learned targets: `mse` (the spec: squared distance
+    /// The consistency loss against the meta-learned targets: `mse` (the paper: squared distance
     /// between probability vectors) or `ce` (cross entropy against the soft targets: the KL
     /// form of an earlier public code of the algorithm).
-    pub consistency: String,
+    pub consistency: MetasemiConsistency,
 }
 
 impl Default for MetasemiConfig {
@@ -368,9 +379,9 @@ impl Default for MetasemiConfig {
             epsilon: 0.01,
             weight: 1.0,
             ramp_steps: 0,
-            view: "weak".into(),
+            view: ViewName::Weak,
             target_lr: 0.0,
-            consistency: "mse".into(),
+            consistency: MetasemiConsistency::Mse,
         }
     }
 }
@@ -406,7 +417,7 @@ pub struct FinetuneConfig {
     /// Steps of the stage after `train` (0: no stage; `metapseudo finetune --steps` sets it).
     pub steps: u64,
     /// Which model it starts from: `ema`, `student` or empty (the EMA if there is one).
-    pub from: String,
+    pub from: FinetuneFrom,
     /// Constant learning rate (the MPL code: 3e-5).
     pub lr: f64,
     /// Labeled samples per batch (the MPL code: 512; drawn with reshuffled passes).
@@ -420,28 +431,28 @@ pub struct FinetuneConfig {
     /// Where the validation split comes from: `labeled` (held out of the labeled set; no label
     /// beyond the run's budget is used) or `training` (labeled training samples outside the
     /// labeled set). Never the test split.
-    pub validation: String,
+    pub validation: ValidationSource,
     /// Validation samples per class (0: none; the stage trains on every labeled sample and
     /// keeps its last model instead of the best by validation).
     pub validation_per_class: usize,
     /// Which model a validation tie keeps: `earlier`, `later`, `lower-loss`, or empty (the
     /// run's `train.best_on_tie`).
-    pub best_on_tie: String,
+    pub best_on_tie: StageTieRule,
 }
 
 impl Default for FinetuneConfig {
     fn default() -> Self {
         Self {
             steps: 0,
-            from: String::new(),
+            from: FinetuneFrom::Auto,
             lr: 3e-5,
             batch_size: 512,
             momentum: 0.9,
             weight_decay: 0.0,
             eval_every: 50,
-            validation: "labeled".into(),
+            validation: ValidationSource::Labeled,
             validation_per_class: 1,
-            best_on_tie: String::new(),
+            best_on_tie: StageTieRule::Run,
         }
     }
 }
@@ -475,7 +486,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             preset: "none".into(),
-            method: "mpl".into(),
+            method: MethodName::Mpl,
             seed: 1,
             data: DataConfig::default(),
             augment: AugmentConfig::default(),
@@ -498,21 +509,21 @@ impl Default for Config {
 impl Default for DataConfig {
     fn default() -> Self {
         Self {
-            spec: "moons".into(),
+            spec: "moons".parse().expect("a built-in data set"),
             labels_per_class: 3,
             labels: 0,
             labels_percent: 0.0,
             unlabeled_includes_labeled: true,
-            normalize: "standardize".into(),
+            normalize: Normalize::Standardize,
             data_seed: 0,
             moons_train_size: 2000,
             moons_test_size: 1000,
             moons_noise: 0.1,
             label_column: "last".into(),
-            header: "auto".into(),
+            header: CsvHeader::Auto,
             test_path: String::new(),
             test_fraction: 0.25,
-            cifar100_label: "fine".into(),
+            cifar100_label: Cifar100Label::Fine,
             svhn_extra: false,
             image_size: 0,
             skip_bad_images: false,
@@ -536,12 +547,12 @@ impl Default for AugmentConfig {
                 noise_std: 0.3,
                 feature_dropout: 0.2,
             },
-            labeled_policy: "weak".into(),
-            weak_policy: "weak".into(),
-            strong_policy: "strong".into(),
+            labeled_policy: PolicyName::Weak,
+            weak_policy: PolicyName::Weak,
+            strong_policy: PolicyName::Strong,
             flip: true,
             pad_fraction: 0.125,
-            padding: "reflect".into(),
+            padding: Padding::Reflect,
             fill: metapseudo_data::randaugment::FILL,
             randaugment_n: 2,
             randaugment_m: 16.0,
@@ -558,10 +569,10 @@ impl Default for AugmentConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         Self {
-            name: "mlp".into(),
+            name: ModelName::Mlp,
             hidden: vec![128],
-            activation: "relu".into(),
-            init: "kaiming".into(),
+            activation: Activation::Relu,
+            init: InitScheme::Kaiming,
             init_range: 0.1,
             dropout: 0.0,
             bn_momentum: 0.0,
@@ -581,9 +592,9 @@ impl Default for TrainConfig {
             eval_every: 1000,
             checkpoint_every: 0,
             ema_decay: 0.995,
-            report: "ema".into(),
+            report: ReportedModel::Ema,
             keep_best: false,
-            best_on_tie: "earlier".into(),
+            best_on_tie: TieRule::Earlier,
             steps_per_epoch: 0,
             align_decay: 0.0,
             device: "cpu".into(),
@@ -599,7 +610,7 @@ impl Default for OptimConfig {
             nesterov: true,
             weight_decay: 5e-4,
             warmup_steps: 5000,
-            schedule: "cosine".into(),
+            schedule: ScheduleKind::Cosine,
             decay_at: Vec::new(),
             decay_factor: 0.1,
             wait_steps: 0,
@@ -621,10 +632,10 @@ impl OptimConfig {
 impl Default for MplConfig {
     fn default() -> Self {
         Self {
-            sign: "new-minus-old".into(),
+            sign: FeedbackSign::NewMinusOld,
             baseline_decay: 0.0,
-            student_target: "hard-strong".into(),
-            role_swap: "off".into(),
+            student_target: StudentTargetName::HardStrong,
+            role_swap: RoleSwap::Off,
         }
     }
 }
@@ -636,7 +647,7 @@ impl Default for UdaConfig {
             threshold: 0.6,
             weight: 8.0,
             ramp_steps: 5000,
-            unlabeled_loss: "ce".into(),
+            unlabeled_loss: UnlabeledLoss::Ce,
         }
     }
 }
@@ -644,28 +655,6 @@ impl Default for UdaConfig {
 impl Default for PseudoLabelConfig {
     fn default() -> Self {
         Self { threshold: 0.95 }
-    }
-}
-
-/// The methods `--method` accepts.
-pub const METHODS: &[&str] = &[
-    "supervised",
-    "pseudo-label",
-    "uda",
-    "mpl",
-    "smpl",
-    "metasemi",
-    "reduced-mpl",
-];
-
-fn one_of(option: &str, value: &str, valid: &[&str]) -> anyhow::Result<()> {
-    if valid.contains(&value) {
-        Ok(())
-    } else {
-        anyhow::bail!(
-            "unknown {option} '{value}'; valid values: {}",
-            valid.join(", ")
-        )
     }
 }
 
@@ -680,35 +669,10 @@ fn positive(option: &str, ok: bool, what: &str) -> anyhow::Result<()> {
 impl Config {
     /// Checks every enumerated option and range, naming the option at fault.
     pub fn validate(&self) -> anyhow::Result<()> {
-        one_of("method", &self.method, METHODS)?;
         self.train
             .device
             .parse::<crate::device::DeviceName>()
             .map_err(|e| anyhow::anyhow!("train.device: {e}"))?;
-        one_of(
-            "data.normalize",
-            &self.data.normalize,
-            &["standardize", "none"],
-        )?;
-        one_of("data.header", &self.data.header, &["auto", "yes", "no"])?;
-        one_of(
-            "data.cifar100_label",
-            &self.data.cifar100_label,
-            &["fine", "coarse"],
-        )?;
-        for (name, v) in [
-            ("augment.labeled_policy", &self.augment.labeled_policy),
-            ("augment.weak_policy", &self.augment.weak_policy),
-            ("augment.strong_policy", &self.augment.strong_policy),
-        ] {
-            v.parse::<PolicyName>()
-                .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-        }
-        one_of(
-            "augment.padding",
-            &self.augment.padding,
-            &["reflect", "constant"],
-        )?;
         positive(
             "augment.pad_fraction",
             (0.0..0.5).contains(&self.augment.pad_fraction),
@@ -747,14 +711,6 @@ impl Config {
             (0.0..1.0).contains(&self.smpl.step1_label_smoothing),
             "in [0, 1)",
         )?;
-        one_of(
-            "model.activation",
-            &self.model.activation,
-            &["relu", "sigmoid"],
-        )?;
-        one_of("model.init", &self.model.init, &["uniform", "kaiming"])?;
-        let models: Vec<&str> = crate::models::MODELS.iter().map(|(n, _)| *n).collect();
-        one_of("model.name", &self.model.name, &models)?;
         positive(
             "model.dropout",
             (0.0..1.0).contains(&self.model.dropout),
@@ -766,34 +722,9 @@ impl Config {
             "in [0, 1] (0: the architecture's default)",
         )?;
         positive("model.width", self.model.width > 0, "at least 1")?;
-        one_of(
-            "train.report",
-            &self.train.report,
-            &["ema", "student", "teacher", "ensemble", "best"],
-        )?;
-        one_of(
-            "train.best_on_tie",
-            &self.train.best_on_tie,
-            &["earlier", "later", "lower-loss"],
-        )?;
-        if self.train.report == "best" && !self.train.keep_best {
+        if self.train.report == ReportedModel::Best && !self.train.keep_best {
             anyhow::bail!("train.report = 'best' needs train.keep_best = true");
         }
-        one_of(
-            "finetune.from",
-            &self.finetune.from,
-            &["", "ema", "student"],
-        )?;
-        one_of(
-            "finetune.validation",
-            &self.finetune.validation,
-            &["labeled", "training"],
-        )?;
-        one_of(
-            "finetune.best_on_tie",
-            &self.finetune.best_on_tie,
-            &["", "earlier", "later", "lower-loss"],
-        )?;
         positive("finetune.lr", self.finetune.lr >= 0.0, "at least 0")?;
         positive(
             "finetune.momentum",
@@ -810,36 +741,8 @@ impl Config {
             self.finetune.eval_every > 0,
             "at least 1",
         )?;
-        self.role_swap_steps(1)?;
-        one_of(
-            "mpl.sign",
-            &self.mpl.sign,
-            &["new-minus-old", "old-minus-new"],
-        )?;
-        one_of(
-            "uda.unlabeled_loss",
-            &self.uda.unlabeled_loss,
-            &["ce", "cosine"],
-        )?;
-        one_of("smpl.mpl_view", &self.smpl.mpl_view, &["strong", "weak"])?;
-        one_of("metasemi.view", &self.metasemi.view, &["strong", "weak"])?;
-        one_of(
-            "metasemi.consistency",
-            &self.metasemi.consistency,
-            &["mse", "ce"],
-        )?;
-        one_of(
-            "mpl.student_target",
-            &self.mpl.student_target,
-            &["hard-strong", "hard-weak", "soft"],
-        )?;
         for (name, o) in self.optimisers() {
-            one_of(
-                &format!("{name}.schedule"),
-                &o.schedule,
-                &["constant", "cosine", "step"],
-            )?;
-            if o.schedule == "step" {
+            if o.schedule == ScheduleKind::Step {
                 positive(
                     &format!("{name}.decay_at"),
                     !o.decay_at.is_empty() && o.decay_at.is_sorted_by(|a, b| a < b),
@@ -926,49 +829,19 @@ impl Config {
                 "in [0, 1)",
             )?;
         }
-        let needs_unlabeled = self.method != "supervised";
-        positive(
-            "train.mu",
-            !needs_unlabeled || self.train.mu > 0,
-            "at least 1 for semi-supervised methods",
-        )?;
-        if matches!(self.train.report.as_str(), "teacher" | "ensemble") && !self.has_teacher() {
-            anyhow::bail!(
-                "train.report = '{}' needs a method with a teacher (mpl); '{}' trains one model",
-                self.train.report,
-                self.method
-            );
-        }
-        if self.method == "reduced-mpl" && self.reduced_mpl.teacher_run.is_empty() {
-            anyhow::bail!(
-                "--method reduced-mpl needs a trained teacher run: --teacher-run DIR (reduced_mpl.teacher_run)"
-            );
-        }
         positive(
             "reduced_mpl.width",
             self.reduced_mpl.width > 0,
             "at least 1",
         )?;
-        if self.train.report == "ema" && self.train.ema_decay == 0.0 {
+        if self.train.report == ReportedModel::Ema && self.train.ema_decay == 0.0 {
             anyhow::bail!("train.report = 'ema' needs train.ema_decay > 0");
         }
         Ok(())
     }
 
-    /// Whether the method trains a separate teacher network of the run's architecture (then
-    /// the teacher and the student-teacher ensemble are evaluated too).
-    pub fn has_teacher(&self) -> bool {
-        self.method == "mpl"
-    }
-
-    /// Whether the student learns only from a teacher's pseudo labels and so waits for it
-    /// (`student_optim.wait_steps`): MPL, Reduced MPL and SMPL's first step.
-    pub fn student_waits(&self) -> bool {
-        matches!(self.method.as_str(), "mpl" | "smpl" | "reduced-mpl")
-    }
-
     /// Both optimisers' settings with their section names.
-    fn optimisers(&self) -> [(&'static str, &OptimConfig); 2] {
+    pub fn optimisers(&self) -> [(&'static str, &OptimConfig); 2] {
         [
             ("teacher_optim", &self.teacher_optim),
             ("student_optim", &self.student_optim),
@@ -976,18 +849,12 @@ impl Config {
     }
 
     /// Settings that are valid but almost certainly not what the user meant, one sentence
-    /// each: a student that waits past the end of the run, a step schedule that drops at or
-    /// after the last step.
+    /// each: a step schedule that drops at or after the last step. The methods add their own
+    /// (`methods::warnings`).
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.student_waits() && self.student_optim.wait_steps >= self.train.steps {
-            out.push(format!(
-                "the student waits {} steps (student_optim.wait_steps) but the run has only {}: it will not train; lower the wait with --set student_optim.wait_steps=N",
-                self.student_optim.wait_steps, self.train.steps
-            ));
-        }
         for (name, o) in self.optimisers() {
-            if o.schedule != "step" {
+            if o.schedule != ScheduleKind::Step {
                 continue;
             }
             let late: Vec<String> = o
@@ -1007,28 +874,6 @@ impl Config {
         out
     }
 
-    /// Steps between role swaps (`mpl.role_swap`), `None` when off; `steps_per_epoch` resolves
-    /// `epoch`.
-    pub fn role_swap_steps(&self, steps_per_epoch: u64) -> anyhow::Result<Option<u64>> {
-        let every = match self.mpl.role_swap.as_str() {
-            "off" => return Ok(None),
-            "epoch" => steps_per_epoch,
-            n => n.parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "mpl.role_swap = '{n}': expected 'off', 'epoch' or a number of steps (at least 1)"
-                )
-            })?,
-        };
-        if self.method != "mpl" {
-            anyhow::bail!(
-                "mpl.role_swap = '{}' swaps a teacher and a student: it needs --method mpl, not '{}'",
-                self.mpl.role_swap,
-                self.method
-            );
-        }
-        Ok(Some(every.max(1)))
-    }
-
     /// The effective configuration as TOML, with a header saying where it came from.
     pub fn to_toml(&self) -> String {
         let body = toml::to_string_pretty(self).expect("the config serialises");
@@ -1037,37 +882,5 @@ impl Config {
             env!("CARGO_PKG_VERSION"),
             self.preset
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_that_cannot_act_are_warned_about() {
-        let mut c = Config {
-            method: "mpl".into(),
-            ..Config::default()
-        };
-        c.train.steps = 1000;
-        c.student_optim.wait_steps = 300;
-        assert!(c.warnings().is_empty());
-        c.student_optim.wait_steps = 1000;
-        let w = c.warnings();
-        assert!(
-            w.len() == 1 && w[0].contains("student_optim.wait_steps"),
-            "{w:?}"
-        );
-        c.student_optim.wait_steps = 0;
-        c.student_optim.schedule = "step".into();
-        c.student_optim.decay_at = vec![500, 1000, 2000];
-        let w = c.warnings();
-        assert!(
-            w.len() == 1 && w[0].contains("student_optim.decay_at") && w[0].contains("1000, 2000"),
-            "{w:?}"
-        );
-        c.student_optim.decay_at = vec![500, 999];
-        assert!(c.warnings().is_empty());
     }
 }

@@ -113,7 +113,7 @@ eval_every = 25
 "#;
 
 /// Generic numeric tables (CSV), as changes to [`DIGITS`]: 10% of each class labeled, batch 32.
-/// The MPL paper's CIFAR-10 recipe (ALGORITHMS.md section 4): the reference defaults with
+/// The MPL paper's CIFAR-10 recipe (docs/methods.md, "Meta Pseudo Labels"): the reference defaults with
 /// WRN-28-2 and its dense dropout, 4000 labels.
 const CIFAR10_4K_MPL: &str = r#"
 [data]
@@ -138,7 +138,7 @@ const CIFAR10_4K_SMPL: &str = r#"
 method = "smpl"
 "#;
 
-/// MetaSemi's CIFAR-10 recipe (ALGORITHMS.md section 8): ConvLarge, SGD momentum 0.9, lr 0.1
+/// MetaSemi's CIFAR-10 recipe (docs/methods.md, "MetaSemi"): ConvLarge, SGD momentum 0.9, lr 0.1
 /// with 4000 warm-up steps, 400k steps. The paper divides the rate by 10 at 300k and 350k;
 /// this preset decays it by a cosine instead (piecewise decay is not a schedule here yet).
 const CIFAR10_4K_METASEMI: &str = r#"
@@ -163,7 +163,7 @@ decay_factor = 0.1
 
 /// Role-playing MPL with an ensemble (the flowers study, 3% labels): roles swap every epoch,
 /// the ensemble is reported, cosine consistency. The study's network and image size are not
-/// in the spec: ResNet-18 on 32-pixel images here.
+/// in the paper: ResNet-18 on 32-pixel images here.
 const ROLE_PLAY_3PCT: &str = r#"
 [data]
 labels_per_class = 0
@@ -317,21 +317,8 @@ pub const PRESETS: &[(&str, &str)] = &[
         "fashion-cpu",
         "Fashion-MNIST/MNIST-sized images on a CPU: 10 labels per class, small CNN (w = 8), 4000 steps; MPL and SMPL align their targets (train.align_decay = 0.99); MetaSemi's and SMPL's RandAugment draws from every op but Invert; MetaSemi takes three ops a view (augment.randaugment_n = 3) and lr 0.1 (student_optim.lr); SMPL's MPL term reads the weak view (smpl.mpl_view) and its UDA targets are not sharpened (uda.temperature = 1.0); the finetune stage learns from every label at lr 0.001 and keeps its last model (finetune.validation_per_class = 0)",
     ),
-    ("none", "the reference defaults of ALGORITHMS.md, unchanged"),
+    ("none", "the reference MPL defaults, unchanged"),
 ];
-
-/// The preset used when none is named: chosen from the data specification.
-pub fn preset_for_data(spec: &str) -> &'static str {
-    match spec {
-        "moons" => "moons",
-        "digits" => "digits",
-        s if s.starts_with("idx:") => "fashion-cpu",
-        s if s.starts_with("svhn:") => "svhn-1k-mpl",
-        s if s.starts_with("cifar100:") => "cifar100-10k-mpl",
-        s if s.starts_with("cifar10:") || s.starts_with("folder:") => "cifar10-4k-mpl",
-        _ => "tabular",
-    }
-}
 
 /// The partial configurations a preset applies, in order (a preset may build on another).
 fn preset_parts(name: &str) -> Result<&'static [&'static str]> {

@@ -7,6 +7,7 @@ use anyhow::{Result, bail};
 use metapseudo_data::Dataset;
 use metapseudo_data::normalize::Normalizer;
 use metapseudo_data::pipeline::{BatchStream, StreamOptions, ViewMaker, Views};
+use metapseudo_data::policy::PolicyName;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -39,7 +40,7 @@ pub struct AugmentThroughput {
 pub fn bench_augment(
     ds: &Dataset,
     augment: &AugmentConfig,
-    strong_policy: &str,
+    strong_policy: PolicyName,
     opts: AugmentBench,
 ) -> Result<AugmentThroughput> {
     if ds.train.images().is_none() {
@@ -49,8 +50,8 @@ pub fn bench_augment(
         examples: Arc::clone(&ds.train),
         normalizer: Normalizer::fit(&ds.train),
         views: Views::Images {
-            labeled: image_policy("none", augment)?,
-            weak: image_policy(&augment.weak_policy, augment)?,
+            labeled: image_policy(PolicyName::None, augment)?,
+            weak: image_policy(augment.weak_policy, augment)?,
             strong: image_policy(strong_policy, augment)?,
         },
     };

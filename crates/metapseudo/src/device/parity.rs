@@ -124,10 +124,10 @@ fn pass(
 /// in evaluation mode only: its two training passes cannot match.
 pub fn check_model(model: &str, device: &Device, batch: usize) -> Result<Parity> {
     let config = ModelConfig {
-        name: model.to_string(),
+        name: model.parse().map_err(anyhow::Error::msg)?,
         ..ModelConfig::default()
     };
-    let shape = if model == "mlp" {
+    let shape = if config.name == crate::config::ModelName::Mlp {
         ModelShape::flat(64, 10)
     } else {
         ModelShape::image([3, 32, 32], 10)

@@ -1,5 +1,5 @@
 //! Distribution alignment (ReMixMatch, Berthelot et al. 2020) of the weak-view targets of the
-//! unlabeled losses, behind `train.align_decay` (0, off, is the spec's behaviour).
+//! unlabeled losses, behind `train.align_decay` (0, off, is the papers' behaviour).
 //!
 //! Self-training drifts towards the classes it already predicts well: a hard class that seldom
 //! passes the threshold is learned less and predicted less. Alignment multiplies each target
@@ -107,9 +107,11 @@ impl Alignment {
         out.push(("align/max_ratio", Scalar::tensor(ratio.clone().max())));
         out.push(("align/min_ratio", Scalar::tensor(ratio.min())));
     }
+}
 
+impl super::StatePart for Alignment {
     /// The running mean for checkpoints.
-    pub fn save_state(&self) -> serde_json::Value {
+    fn save(&self) -> serde_json::Value {
         let align_running = match &self.running {
             Some(r) => Some(
                 r.clone()
@@ -124,7 +126,7 @@ impl Alignment {
 
     /// Restores the running mean (a tensor again at the next batch); a state without one (an
     /// older checkpoint, or alignment off) starts it again from the prior.
-    pub fn load_state(&mut self, state: &serde_json::Value) -> Result<()> {
+    fn load(&mut self, state: &serde_json::Value, _: &Device) -> Result<()> {
         self.running = None;
         self.restored = None;
         if state.is_null() {
@@ -140,6 +142,7 @@ impl Alignment {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::methods::StatePart;
 
     fn values(t: Tensor<2>) -> Vec<f32> {
         t.into_data().try_into_vec().unwrap()
@@ -158,7 +161,7 @@ mod tests {
             Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -2.0, 0.5, 3.0], [2, 2]), &d);
         let mut a = Alignment::new(&config(0.0), vec![0.5, 0.5]);
         assert_eq!(values(a.targets(&weak)), values(weak));
-        assert!(a.save_state()["align_running"].is_null());
+        assert!(a.save()["align_running"].is_null());
     }
 
     #[test]
@@ -192,13 +195,13 @@ mod tests {
         }
         // Class 0 is over-predicted, so its targets shrink.
         assert!(got[0] < p[0][0] as f32);
-        let state = a.save_state();
+        let state = a.save();
         let saved: Vec<f32> = serde_json::from_value(state["align_running"].clone()).unwrap();
         assert!((saved[0] as f64 - running0).abs() < 1e-6);
 
         // A restored alignment continues exactly where the first one is.
         let mut b = Alignment::new(&config(decay), vec![0.5, 0.5]);
-        b.load_state(&state).unwrap();
+        b.load(&state, &d).unwrap();
         let next_a = values(a.targets(&weak));
         let next_b = values(b.targets(&weak));
         assert_eq!(next_a, next_b);

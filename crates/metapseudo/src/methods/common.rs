@@ -1,10 +1,10 @@
 //! Pieces several methods share: split forwards and the UDA teacher loss.
 
+use super::TensorBatch;
 use super::{Scalar, Scalars};
 use crate::config::{Config, UdaConfig};
 use crate::losses::{Consistency, MaskedLoss, ramp_weight, uda_loss};
 use crate::models::Network;
-use crate::train::TensorBatch;
 use burn::tensor::Tensor;
 
 /// Logits of one forward over `concat(x_l, x_uw, x_us)` (shared batch statistics), split back.
@@ -31,7 +31,7 @@ pub fn forward_three(model: &Network, b: &TensorBatch) -> ThreeViews {
     }
 }
 
-/// The supervised + weighted UDA loss of ALGORITHMS.md section 3.
+/// The supervised + weighted UDA loss of docs/methods.md ("UDA").
 pub struct UdaTerms {
     /// `CE_ls(labeled, y)`.
     pub sup: Tensor<1>,
@@ -56,9 +56,9 @@ impl UdaTerms {
             threshold,
             weight,
             ramp_steps,
-            ref unlabeled_loss,
+            unlabeled_loss,
         } = config.uda;
-        let kind = Consistency::from_name(unlabeled_loss);
+        let kind = Consistency::of_uda(unlabeled_loss);
         Self {
             sup: b.supervised_loss(v.labeled.clone(), config.train.label_smoothing),
             uda: uda_loss(
@@ -90,5 +90,21 @@ impl UdaTerms {
             Scalar::tensor(self.uda.mask_ratio.clone()),
         ));
         out.push(("uda/weight", Scalar::Value(self.weight)));
+    }
+}
+
+/// One checkpoint state from the states of a method's parts (an object's fields side by side;
+/// `null`s add nothing). Each part reads its own fields back from the whole.
+pub fn merge_states(parts: impl IntoIterator<Item = serde_json::Value>) -> serde_json::Value {
+    let mut merged = serde_json::Map::new();
+    for part in parts {
+        if let serde_json::Value::Object(fields) = part {
+            merged.extend(fields);
+        }
+    }
+    if merged.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::Value::Object(merged)
     }
 }

@@ -1,11 +1,14 @@
 //! MetaSemi (Zhang et al., AISTATS 2021): consistency training towards targets meta-learned by
-//! one finite-difference step (ALGORITHMS.md section 8); no second derivatives.
+//! one finite-difference step (docs/methods.md, "MetaSemi"); no second derivatives.
 
-use super::{Method, Scalar, Scalars};
-use crate::config::Config;
+use super::align::Alignment;
+use super::{
+    Inputs, Method, MethodName, MethodSpec, Needs, Scalar, Scalars, StatePart, TeacherKind,
+};
+use super::{TensorBatch, TrainContext};
+use crate::config::{Config, ViewName};
 use crate::losses::{Consistency, cross_entropy, ramp_weight};
 use crate::models::Network;
-use crate::train::{TensorBatch, TrainContext};
 use burn::module::{Flag, Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
@@ -113,17 +116,35 @@ pub fn meta_targets(
     }
 }
 
+/// MetaSemi's registry entry.
+pub const SPEC: MethodSpec = MethodSpec {
+    name: MethodName::Metasemi,
+    about: "Meta-learned soft targets for confident unlabeled images (one extra forward pair per step for the finite difference); one network, cheaper than MPL.",
+    needs: Needs {
+        teacher: TeacherKind::None,
+        self_teacher: false,
+        unlabeled: true,
+        student_waits: false,
+        consistency: false,
+        student_target: false,
+        role_swap: false,
+    },
+    build: |config, inputs| Ok(Box::new(MetaSemi::new(config, inputs))),
+};
+
 /// `L_sup + w(t) * mean_i consistency(f(x_u)_i, y_u,i)` with meta-learned targets `y_u`; the
-/// consistency is the [`Consistency`] `metasemi.consistency` names (the spec: squared distance).
+/// consistency is the [`Consistency`] `metasemi.consistency` names (the paper: squared distance).
 pub struct MetaSemi {
     config: Config,
+    align: Alignment,
 }
 
 impl MetaSemi {
     /// The method with the run's options.
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, inputs: Inputs) -> Self {
         Self {
             config: config.clone(),
+            align: Alignment::new(config, inputs.labeled_prior),
         }
     }
 }
@@ -136,11 +157,14 @@ impl Method for MetaSemi {
         } else {
             ctx.student.stepper.schedule.at(step)
         };
-        let align = &mut ctx.align;
+        let align = &mut self.align;
         let meta = meta_targets(&ctx.student.model, b, &b.x_uw, c.epsilon, lr, |logits| {
             align.targets(&logits)
         });
-        let x_u = if c.view == "strong" { &b.x_us } else { &b.x_uw };
+        let x_u = match c.view {
+            ViewName::Strong => &b.x_us,
+            ViewName::Weak => &b.x_uw,
+        };
         let nl = b.num_labeled();
         let logits = ctx
             .student
@@ -151,13 +175,13 @@ impl Method for MetaSemi {
             self.config.train.label_smoothing,
         );
         let unlabeled = logits.narrow(0, nl, x_u.dims()[0]);
-        let consistency = Consistency::from_name(&c.consistency)
+        let consistency = Consistency::of_metasemi(c.consistency)
             .per_row(meta.targets, unlabeled)
             .mean();
         let weight = ramp_weight(c.weight, step, c.ramp_steps);
         let total = sup.clone() + consistency.clone().mul_scalar(weight);
         let lr_used = ctx.student.update(&total, step);
-        vec![
+        let mut out = vec![
             ("loss/sup", Scalar::tensor(sup)),
             ("loss/consistency", Scalar::tensor(consistency)),
             ("loss/total", Scalar::tensor(total)),
@@ -166,7 +190,13 @@ impl Method for MetaSemi {
             ("metasemi/target_shift", Scalar::tensor(meta.shift)),
             ("metasemi/target_lr", Scalar::Value(lr)),
             ("lr/student", Scalar::Value(lr_used)),
-        ]
+        ];
+        self.align.log(&mut out);
+        out
+    }
+
+    fn state_parts(&mut self) -> Vec<&mut dyn StatePart> {
+        vec![&mut self.align]
     }
 }
 

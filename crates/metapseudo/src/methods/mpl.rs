@@ -1,10 +1,13 @@
-//! Meta Pseudo Labels (Pham et al., CVPR 2021), first-order form of ALGORITHMS.md section 4.
+//! Meta Pseudo Labels (Pham et al., CVPR 2021), in the first-order form of docs/methods.md.
 
+use super::align::Alignment;
 use super::common::{UdaTerms, forward_three};
-use super::{Method, Scalar, Scalars};
-use crate::config::Config;
+use super::{
+    Inputs, Method, MethodName, MethodSpec, Needs, Scalar, Scalars, StatePart, TeacherKind,
+};
+use super::{TensorBatch, TrainContext};
+use crate::config::{Config, FeedbackSign, StudentTargetName};
 use crate::losses::{argmax, cross_entropy, smoothed_one_hot, soft_cross_entropy};
-use crate::train::{TensorBatch, TrainContext};
 use anyhow::{Context, Result};
 use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
@@ -38,7 +41,7 @@ impl Feedback {
     /// From `mpl.sign` and `mpl.baseline_decay`.
     pub fn new(config: &Config) -> Self {
         Self {
-            new_minus_old: config.mpl.sign == "new-minus-old",
+            new_minus_old: config.mpl.sign == FeedbackSign::NewMinusOld,
             decay: config.mpl.baseline_decay,
             baseline: None,
         }
@@ -70,26 +73,6 @@ impl Feedback {
         }
     }
 
-    /// The baseline for checkpoints.
-    pub fn save_state(&self) -> serde_json::Value {
-        let baseline = self.baseline.clone().map(|b| b.into_scalar::<f32>());
-        serde_json::to_value(FeedbackState { baseline }).expect("plain state serialises")
-    }
-
-    /// Restores the baseline on `device`.
-    pub fn load_state(
-        &mut self,
-        state: &serde_json::Value,
-        device: &burn::tensor::Device,
-    ) -> Result<()> {
-        let s: FeedbackState =
-            serde_json::from_value(state.clone()).context("checkpoint: bad MPL baseline state")?;
-        self.baseline = s
-            .baseline
-            .map(|b| Tensor::from_data(burn::tensor::TensorData::new(vec![b], [1]), device));
-        Ok(())
-    }
-
     /// Logs the signal.
     pub fn log(&self, terms: &FeedbackTerms, old: Tensor<1>, new: Tensor<1>, out: &mut Scalars) {
         out.push(("mpl/old", Scalar::tensor(old)));
@@ -99,6 +82,24 @@ impl Feedback {
         if let Some(b) = &terms.baseline {
             out.push(("mpl/baseline", Scalar::tensor(b.clone())));
         }
+    }
+}
+
+impl StatePart for Feedback {
+    /// The baseline for checkpoints.
+    fn save(&self) -> serde_json::Value {
+        let baseline = self.baseline.clone().map(|b| b.into_scalar::<f32>());
+        serde_json::to_value(FeedbackState { baseline }).expect("plain state serialises")
+    }
+
+    /// Restores the baseline on `device`.
+    fn load(&mut self, state: &serde_json::Value, device: &burn::tensor::Device) -> Result<()> {
+        let s: FeedbackState =
+            serde_json::from_value(state.clone()).context("checkpoint: bad MPL baseline state")?;
+        self.baseline = s
+            .baseline
+            .map(|b| Tensor::from_data(burn::tensor::TensorData::new(vec![b], [1]), device));
+        Ok(())
     }
 }
 
@@ -128,10 +129,10 @@ pub enum StudentTarget {
 impl StudentTarget {
     /// From `mpl.student_target`.
     pub fn from_config(config: &Config) -> Self {
-        match config.mpl.student_target.as_str() {
-            "hard-weak" => StudentTarget::HardWeak,
-            "soft" => StudentTarget::Soft,
-            _ => StudentTarget::HardStrong,
+        match config.mpl.student_target {
+            StudentTargetName::HardStrong => StudentTarget::HardStrong,
+            StudentTargetName::HardWeak => StudentTarget::HardWeak,
+            StudentTargetName::Soft => StudentTarget::Soft,
         }
     }
 
@@ -186,21 +187,42 @@ impl StudentTarget {
     }
 }
 
+/// MPL's registry entry.
+pub const SPEC: MethodSpec = MethodSpec {
+    name: MethodName::Mpl,
+    about: "A teacher that learns from its student's feedback on the labeled batch, and a student that learns only from the teacher's pseudo labels; two networks, about twice UDA's step; the papers' best results at scale.",
+    needs: Needs {
+        teacher: TeacherKind::SameArchitecture,
+        self_teacher: false,
+        unlabeled: true,
+        student_waits: true,
+        consistency: true,
+        student_target: true,
+        role_swap: true,
+    },
+    build: |config, inputs| Ok(Box::new(Mpl::new(config, inputs))),
+};
+
 /// Meta Pseudo Labels: a teacher (UDA + MPL feedback) and a student that learns only from the
 /// teacher's pseudo labels.
 pub struct Mpl {
     config: Config,
     target: StudentTarget,
     feedback: Feedback,
+    align: Alignment,
+    /// Role-playing: steps between swaps of teacher and student (`mpl.role_swap`).
+    swap_every: Option<u64>,
 }
 
 impl Mpl {
     /// The method with the run's options.
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, inputs: Inputs) -> Self {
         Self {
             config: config.clone(),
             target: StudentTarget::from_config(config),
             feedback: Feedback::new(config),
+            align: Alignment::new(config, inputs.labeled_prior),
+            swap_every: config.mpl.role_swap.every(inputs.steps_per_epoch),
         }
     }
 }
@@ -218,7 +240,7 @@ impl Mpl {
         let ls = self.config.train.label_smoothing;
         let teacher = ctx.teacher.as_mut().expect("MPL runs with a teacher");
         let t = forward_three(&teacher.model, teacher_in);
-        let weak_targets = ctx.align.targets(&t.weak);
+        let weak_targets = self.align.targets(&t.weak);
         let uda = UdaTerms::new(&t, &weak_targets, teacher_in, &self.config, step);
 
         let nl = b.num_labeled();
@@ -248,6 +270,7 @@ impl Mpl {
         self.feedback.log(&fb, old, new, &mut out);
         out.push(("lr/teacher", Scalar::Value(lr_teacher)));
         out.push(("lr/student", Scalar::Value(lr_student)));
+        self.align.log(&mut out);
         out
     }
 }
@@ -257,16 +280,12 @@ impl Method for Mpl {
         self.step_with(ctx, b, b, step)
     }
 
-    fn save_state(&self) -> serde_json::Value {
-        self.feedback.save_state()
+    fn state_parts(&mut self) -> Vec<&mut dyn StatePart> {
+        vec![&mut self.feedback, &mut self.align]
     }
 
-    fn load_state(
-        &mut self,
-        state: &serde_json::Value,
-        device: &burn::tensor::Device,
-    ) -> Result<()> {
-        self.feedback.load_state(state, device)
+    fn role_swap_every(&self) -> Option<u64> {
+        self.swap_every
     }
 }
 

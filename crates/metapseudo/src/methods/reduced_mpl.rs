@@ -1,4 +1,4 @@
-//! Reduced MPL (ALGORITHMS.md section 5): a trained run's model is the large teacher; its
+//! Reduced MPL (docs/methods.md, "Reduced MPL"): a trained run's model is the large teacher; its
 //! logits over the training pool are computed once, and a small teacher over those logits
 //! ([`ReducedTeacher`](crate::models::reduced::ReducedTeacher)) is trained with the MPL rule
 //! while the student trains on images. Only one image model is in memory at a time.
@@ -7,15 +7,12 @@
 //! its UDA term (if `uda.weight > 0`) compares a prediction with itself.
 
 use super::mpl::Mpl;
-use super::{Method, Scalars};
+use super::{Inputs, Method, MethodName, MethodSpec, Needs, Scalars, StatePart, TeacherKind};
+use super::{TensorBatch, TrainContext};
 use crate::config::Config;
-use crate::predict::Predictor;
-use crate::train::run::RunData;
-use crate::train::{TensorBatch, TrainContext};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use burn::tensor::{Device, Tensor, TensorData};
 use metapseudo_data::Rng;
-use std::path::Path;
 
 /// The large teacher's logits for every example of the training pool.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,31 +22,12 @@ pub struct TeacherLogits {
 }
 
 impl TeacherLogits {
-    /// Runs model `reduced_mpl.teacher_model` of run `reduced_mpl.teacher_run` over `data`'s
-    /// training pool. The run must have been trained on the same data (classes, example shape
-    /// and pool size are checked), on `device` (without autodiff).
-    pub fn from_run(config: &Config, data: &RunData, device: &Device) -> Result<Self> {
-        let dir = Path::new(&config.reduced_mpl.teacher_run);
-        let name = Some(config.reduced_mpl.teacher_model.as_str()).filter(|n| !n.is_empty());
-        let teacher = Predictor::from_run(dir, name, device)
-            .with_context(|| format!("reduced_mpl.teacher_run = {}", dir.display()))?;
-        let ds = &data.dataset;
-        if teacher.pre.classes != ds.classes || teacher.pre.sample_shape != ds.sample_shape {
-            bail!(
-                "the teacher run {} was trained on other data ({} classes of shape {:?}; this run: {} classes of shape {:?})",
-                dir.display(),
-                teacher.pre.classes.len(),
-                teacher.pre.sample_shape,
-                ds.classes.len(),
-                ds.sample_shape
-            );
+    /// The logits of `rows` (one per training-pool example, each `classes` long).
+    pub fn new(classes: usize, rows: Vec<Vec<f32>>) -> Self {
+        Self {
+            classes,
+            rows: rows.into_iter().flatten().collect(),
         }
-        let logits = teacher.logits(&ds.train);
-        Ok(Self {
-            classes: ds.classes.len(),
-            rows: logits.into_iter().flatten().collect(),
-        })
-        // The teacher network is dropped here, before the student's training starts.
     }
 
     /// Standard-normal logits for `n` examples (for `bench step`).
@@ -82,6 +60,28 @@ impl TeacherLogits {
     }
 }
 
+/// Reduced MPL's registry entry.
+pub const SPEC: MethodSpec = MethodSpec {
+    name: MethodName::ReducedMpl,
+    about: "MPL with a trained run as the large teacher: its logits are cached once and a small teacher learns over them, so one image network is in memory; for a big teacher that does not fit beside the student.",
+    needs: Needs {
+        teacher: TeacherKind::ReducedOverCachedLogits,
+        self_teacher: false,
+        unlabeled: true,
+        student_waits: true,
+        consistency: true,
+        student_target: true,
+        role_swap: false,
+    },
+    build: |config, mut inputs| {
+        let logits = inputs
+            .teacher_logits
+            .take()
+            .context("reduced-mpl needs the large teacher's logits")?;
+        Ok(Box::new(ReducedMpl::new(config, inputs, logits)?))
+    },
+};
+
 /// MPL whose teacher reads cached logits instead of images.
 pub struct ReducedMpl {
     mpl: Mpl,
@@ -90,11 +90,11 @@ pub struct ReducedMpl {
 
 impl ReducedMpl {
     /// The method with the run's options and the large teacher's cached logits.
-    pub fn new(config: &Config, logits: TeacherLogits) -> Self {
-        Self {
-            mpl: Mpl::new(config),
+    pub fn new(config: &Config, inputs: Inputs, logits: TeacherLogits) -> Result<Self> {
+        Ok(Self {
+            mpl: Mpl::new(config, inputs),
             logits,
-        }
+        })
     }
 
     /// The teacher's batch: the cached logits of the batch's examples (both unlabeled views
@@ -120,12 +120,8 @@ impl Method for ReducedMpl {
         self.mpl.step_with(ctx, &t, b, step)
     }
 
-    fn save_state(&self) -> serde_json::Value {
-        self.mpl.save_state()
-    }
-
-    fn load_state(&mut self, state: &serde_json::Value, device: &Device) -> Result<()> {
-        self.mpl.load_state(state, device)
+    fn state_parts(&mut self) -> Vec<&mut dyn StatePart> {
+        self.mpl.state_parts()
     }
 }
 

@@ -1,35 +1,59 @@
 //! Self Meta Pseudo Labels (Ng & Wang, 2022): one network in both roles, two steps per batch.
 
+use super::align::Alignment;
 use super::common::{UdaTerms, forward_three};
 use super::mpl::{Feedback, StudentTarget, teacher_objective};
-use super::{Method, Scalar, Scalars};
-use crate::config::Config;
+use super::{
+    Inputs, Method, MethodName, MethodSpec, Needs, Scalar, Scalars, StatePart, Stepper, TeacherKind,
+};
+use super::{TensorBatch, TrainContext};
+use crate::config::{Config, ViewName};
 use crate::losses::{argmax, cross_entropy, pseudo_label_loss};
-use crate::train::{TensorBatch, TrainContext};
-use anyhow::Result;
+use crate::optim::Sgd;
 
 /// Step 1 learns from the model's own hard pseudo labels (student optimiser, `eta1`; with
 /// `smpl.threshold`, only the confident ones; `smpl.step1_label_smoothing` smooths them); step
 /// 2, with fresh gradients, applies the teacher's loss with the MPL feedback to the updated
-/// weights (teacher optimiser, `eta2`); its MPL term reads the strong view (the spec) or, with
+/// weights (teacher optimiser, `eta2`); its MPL term reads the strong view (the paper) or, with
 /// `smpl.mpl_view = "weak"`, step 1's labels on the weak view.
 pub struct Smpl {
     config: Config,
     feedback: Feedback,
     /// The second step's MPL term, MPL's teacher term for the view `smpl.mpl_view` names.
     mpl_term: StudentTarget,
+    /// The optimiser of the teacher-role step over the model's own weights.
+    self_teacher: Stepper,
+    align: Alignment,
 }
+
+/// SMPL's registry entry.
+pub const SPEC: MethodSpec = MethodSpec {
+    name: MethodName::Smpl,
+    about: "MPL's feedback with one network in both roles: two updates per batch, about MPL's cost with the memory of one model; often the best gain on a CPU.",
+    needs: Needs {
+        teacher: TeacherKind::None,
+        self_teacher: true,
+        unlabeled: true,
+        student_waits: true,
+        consistency: true,
+        student_target: false,
+        role_swap: false,
+    },
+    build: |config, inputs| Ok(Box::new(Smpl::new(config, inputs))),
+};
 
 impl Smpl {
     /// The method with the run's options.
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, inputs: Inputs) -> Self {
         Self {
             config: config.clone(),
             feedback: Feedback::new(config),
-            mpl_term: match config.smpl.mpl_view.as_str() {
-                "weak" => StudentTarget::HardWeak,
-                _ => StudentTarget::HardStrong,
+            mpl_term: match config.smpl.mpl_view {
+                ViewName::Weak => StudentTarget::HardWeak,
+                ViewName::Strong => StudentTarget::HardStrong,
             },
+            self_teacher: Stepper::new(&config.teacher_optim, config.train.steps),
+            align: Alignment::new(config, inputs.labeled_prior),
         }
     }
 }
@@ -38,7 +62,7 @@ impl Method for Smpl {
     fn step(&mut self, ctx: &mut TrainContext, b: &TensorBatch, step: u64) -> Scalars {
         let v = forward_three(&ctx.student.model, b);
         let old = b.supervised_loss(v.labeled.detach(), 0.0);
-        let targets = ctx.align.targets(&v.weak);
+        let targets = self.align.targets(&v.weak);
         let (threshold, ls) = (
             self.config.smpl.threshold,
             self.config.smpl.step1_label_smoothing,
@@ -53,17 +77,15 @@ impl Method for Smpl {
 
         let v2 = forward_three(&ctx.student.model, b);
         let new = b.supervised_loss(v2.labeled.clone().detach(), 0.0);
-        let weak_targets = ctx.align.apply(&v2.weak);
+        let weak_targets = self.align.apply(&v2.weak);
         let uda = UdaTerms::new(&v2, &weak_targets, b, &self.config, step);
         let fb = self.feedback.signal(old.clone(), new.clone());
         // Step 1's label and weak view, or the updated model's own label on the strong view.
         let mpl = self.mpl_term.teacher_term(&v2.weak, &targets, &v2.strong);
         let (mpl_loss, step2_loss) = teacher_objective(&uda, &mpl, &fb);
-        let stepper = ctx
+        let (model, lr2) = self
             .self_teacher
-            .as_mut()
-            .expect("SMPL runs with a teacher-role optimiser");
-        let (model, lr2) = stepper.apply(ctx.student.model.clone(), &step2_loss, step);
+            .apply(ctx.student.model.clone(), &step2_loss, step);
         ctx.student.model = model;
 
         let mut out = Scalars::new();
@@ -78,18 +100,15 @@ impl Method for Smpl {
         self.feedback.log(&fb, old, new, &mut out);
         out.push(("lr/student", Scalar::Value(lr1)));
         out.push(("lr/teacher", Scalar::Value(lr2)));
+        self.align.log(&mut out);
         out
     }
 
-    fn save_state(&self) -> serde_json::Value {
-        self.feedback.save_state()
+    fn state_parts(&mut self) -> Vec<&mut dyn StatePart> {
+        vec![&mut self.feedback, &mut self.align]
     }
 
-    fn load_state(
-        &mut self,
-        state: &serde_json::Value,
-        device: &burn::tensor::Device,
-    ) -> Result<()> {
-        self.feedback.load_state(state, device)
+    fn own_optimisers(&mut self) -> Vec<(&'static str, &mut Sgd)> {
+        vec![("self_teacher", &mut self.self_teacher.optim)]
     }
 }

@@ -1,8 +1,24 @@
 //! The supervised baseline: the student on labeled batches only.
 
-use super::{Method, Scalar, Scalars};
+use super::{Method, MethodName, MethodSpec, Needs, Scalar, Scalars, TeacherKind};
+use super::{TensorBatch, TrainContext};
 use crate::config::Config;
-use crate::train::{TensorBatch, TrainContext};
+
+/// The supervised baseline's registry entry.
+pub const SPEC: MethodSpec = MethodSpec {
+    name: MethodName::Supervised,
+    about: "Labeled data only: the baseline every gain is read against; the cheapest step (one forward and backward over B images).",
+    needs: Needs {
+        teacher: TeacherKind::None,
+        self_teacher: false,
+        unlabeled: false,
+        student_waits: false,
+        consistency: false,
+        student_target: false,
+        role_swap: false,
+    },
+    build: |config, _| Ok(Box::new(Supervised::new(config))),
+};
 
 /// Cross entropy (with the run's label smoothing) on the labeled batch.
 pub struct Supervised {

@@ -9,7 +9,7 @@ pub mod reduced;
 pub mod resnet;
 pub mod wrn;
 
-use crate::config::ModelConfig;
+use crate::config::{Activation as ActivationName, InitScheme, ModelConfig, ModelName};
 use anyhow::{Result, bail};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::{Dropout, DropoutConfig, Linear};
@@ -153,29 +153,29 @@ impl ModelShape {
 }
 
 /// Registered networks with a one-line description.
-pub const MODELS: &[(&str, &str)] = &[
+pub const MODELS: &[(ModelName, &str)] = &[
     (
-        "mlp",
+        ModelName::Mlp,
         "multi-layer perceptron (model.hidden widths, model.activation relu|sigmoid)",
     ),
     (
-        "cnn-small",
+        ModelName::CnnSmall,
         "small CNN for CPU runs: 2 x w, pool, 2 x 2w, pool, 4w, each conv3x3-BN-LReLU (model.width w, default 32)",
     ),
     (
-        "conv-large",
+        ModelName::ConvLarge,
         "MetaSemi's ConvLarge: 3x128, pool, 3x256, pool, 512-256-128, dropout 0.5 after pools",
     ),
     (
-        "wrn-28-2",
+        ModelName::Wrn28x2,
         "WideResNet-28-2 as in the MPL code (pre-activation, LReLU 0.1, BN momentum 0.001)",
     ),
     (
-        "wrn-28-8",
+        ModelName::Wrn28x8,
         "WideResNet-28-8 as in the MPL code (pre-activation, LReLU 0.1, BN momentum 0.001)",
     ),
     (
-        "resnet-18",
+        ModelName::Resnet18,
         "ResNet-18, CIFAR variant (3x3 stem, no max pool, BN momentum 0.1)",
     ),
 ];
@@ -185,19 +185,11 @@ pub const MODELS: &[(&str, &str)] = &[
 pub fn bn_momentum(config: &ModelConfig) -> f64 {
     if config.bn_momentum > 0.0 {
         config.bn_momentum
-    } else if config.name.starts_with("wrn-") {
+    } else if matches!(config.name, ModelName::Wrn28x2 | ModelName::Wrn28x8) {
         0.001
     } else {
         0.1
     }
-}
-
-fn model_names() -> String {
-    MODELS
-        .iter()
-        .map(|(n, _)| *n)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Builds the network `config.name`, initialised from `rng`.
@@ -207,15 +199,15 @@ pub fn build(
     rng: &mut Rng,
     device: &Device,
 ) -> Result<Network> {
-    let name = config.name.as_str();
-    if name == "mlp" {
-        let activation = match config.activation.as_str() {
-            "sigmoid" => Activation::Sigmoid,
-            _ => Activation::Relu,
+    let name = config.name;
+    if name == ModelName::Mlp {
+        let activation = match config.activation {
+            ActivationName::Sigmoid => Activation::Sigmoid,
+            ActivationName::Relu => Activation::Relu,
         };
-        let init = match config.init.as_str() {
-            "uniform" => Init::Uniform(config.init_range),
-            _ => Init::Kaiming,
+        let init = match config.init {
+            InitScheme::Uniform => Init::Uniform(config.init_range),
+            InitScheme::Kaiming => Init::Kaiming,
         };
         return Ok(Network::Mlp(Mlp::new(
             shape.input_dim(),
@@ -227,9 +219,6 @@ pub fn build(
             device,
         )));
     }
-    if !MODELS.iter().any(|(n, _)| *n == name) {
-        bail!("unknown model '{name}'; valid models: {}", model_names());
-    }
     let &[c, h, w] = shape.sample.as_slice() else {
         bail!(
             "model '{name}' needs images ([channels, height, width]) but the data has examples of shape {:?}; use model.name = \"mlp\" for tables",
@@ -238,16 +227,16 @@ pub fn build(
     };
     let m = bn_momentum(config);
     let body = match name {
-        "wrn-28-2" => Body::Wrn(WideResNet::new(c, 28, 2, m, rng, device)),
-        "wrn-28-8" => Body::Wrn(WideResNet::new(c, 28, 8, m, rng, device)),
-        "resnet-18" => Body::ResNet(ResNet18::new(c, m, rng, device)),
-        "conv-large" => {
+        ModelName::Wrn28x2 => Body::Wrn(WideResNet::new(c, 28, 2, m, rng, device)),
+        ModelName::Wrn28x8 => Body::Wrn(WideResNet::new(c, 28, 8, m, rng, device)),
+        ModelName::Resnet18 => Body::ResNet(ResNet18::new(c, m, rng, device)),
+        ModelName::ConvLarge => {
             if h < 20 || w < 20 {
                 bail!("conv-large needs images of at least 20x20 pixels, got {h}x{w}");
             }
             Body::Plain(PlainCnn::new(c, CONV_LARGE, m, rng, device))
         }
-        _ => Body::Plain(PlainCnn::new(
+        ModelName::Mlp | ModelName::CnnSmall => Body::Plain(PlainCnn::new(
             c,
             &small_cnn_layers(config.width.max(1)),
             m,
@@ -318,9 +307,10 @@ mod tests {
         assert_eq!(trainable_params(&net), 24 + 72 + 18);
         let out = net.forward(Tensor::zeros([5, 2], &device));
         assert_eq!(out.dims(), [5, 2]);
-        let e = build(&named("vgg"), &shape, &mut Rng::new(1), &device).unwrap_err();
+        // An unknown network is refused when the configuration is read.
+        let e = "vgg".parse::<ModelName>().unwrap_err();
         assert!(
-            e.to_string().contains("valid models: mlp, cnn-small"),
+            e.contains("model.name") && e.contains("mlp, cnn-small"),
             "{e}"
         );
         let e = build(&named("wrn-28-2"), &shape, &mut Rng::new(1), &device).unwrap_err();

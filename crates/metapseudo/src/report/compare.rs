@@ -109,7 +109,7 @@ pub struct Group {
     /// most like this one (see `baseline_differs`), if there is one.
     pub gain: Option<f64>,
     /// The settings that shape a labels-only model in which that supervised group differs from
-    /// this one, as `key (here VALUE, there VALUE)`; empty when it was trained as the spec's
+    /// this one, as `key (here VALUE, there VALUE)`; empty when it was trained as docs/methods.md's
     /// baseline for this group (same model, optimiser, schedule and labeled augmentation).
     pub baseline_differs: Vec<String>,
     /// Mean wall time in seconds.
@@ -268,7 +268,7 @@ pub fn group_runs(rows: &[RunRow]) -> Vec<Group> {
         .collect();
     let supervised: Vec<(String, usize, f64, &BTreeMap<String, String>)> = groups
         .iter()
-        .filter(|(_, first)| first.summary.label() == "supervised")
+        .filter(|(_, first)| first.summary.is_baseline())
         .map(|(g, first)| (g.data.clone(), g.labels, g.reported.mean, &first.settings))
         .collect();
     for (g, first) in &mut groups {
@@ -300,7 +300,7 @@ fn list_items(value: &str) -> Option<Vec<&str>> {
     )
 }
 
-/// Whether `key` shapes what a labels-only model learns: the spec's baseline has "the same
+/// Whether `key` shapes what a labels-only model learns: the baseline of docs/methods.md has "the same
 /// model, optimiser, schedule and augmentation" as the run it is compared with. The strong
 /// view's settings count when `labeled_policy` sends the labeled batch through it.
 fn shapes_the_baseline(key: &str, settings: &BTreeMap<String, String>) -> bool {
@@ -552,7 +552,7 @@ mod tests {
                 accuracy: acc,
                 reported_model: "ema".into(),
                 models,
-                method: method.into(),
+                method: method.parse().unwrap(),
                 data: "digits".into(),
                 eval_split: "test".into(),
                 labels: 50,

@@ -1,11 +1,13 @@
 //! The batch stream a configuration asks for: views by data kind, batch sizes, workers.
 
 use super::run::RunData;
+use crate::config::Padding as PaddingName;
 use crate::config::{AugmentConfig, Config};
 use anyhow::Result;
 use metapseudo_data::Examples;
 use metapseudo_data::imageops::Padding;
 use metapseudo_data::pipeline::{BatchStream, StreamOptions, ViewMaker, Views};
+use metapseudo_data::policy::PolicyName;
 use metapseudo_data::policy::{ImagePolicy, PolicySettings};
 use metapseudo_data::randaugment::OpSet;
 use std::sync::Arc;
@@ -15,10 +17,9 @@ pub fn policy_settings(a: &AugmentConfig) -> Result<PolicySettings> {
     Ok(PolicySettings {
         flip: a.flip,
         pad_fraction: a.pad_fraction as f32,
-        padding: if a.padding == "constant" {
-            Padding::Constant(a.fill)
-        } else {
-            Padding::Reflect
+        padding: match a.padding {
+            PaddingName::Constant => Padding::Constant(a.fill),
+            PaddingName::Reflect => Padding::Reflect,
         },
         randaugment_n: a.randaugment_n,
         randaugment_m: a.randaugment_m as f32,
@@ -30,17 +31,17 @@ pub fn policy_settings(a: &AugmentConfig) -> Result<PolicySettings> {
 }
 
 /// The image policy named `name` with the config's settings.
-pub fn image_policy(name: &str, a: &AugmentConfig) -> Result<ImagePolicy> {
-    Ok(ImagePolicy::new(name.parse()?, policy_settings(a)?))
+pub fn image_policy(name: PolicyName, a: &AugmentConfig) -> Result<ImagePolicy> {
+    Ok(ImagePolicy::new(name, policy_settings(a)?))
 }
 
 /// The views of each role for `examples`: policies for images, noise for rows.
 pub fn views(examples: &Examples, a: &AugmentConfig) -> Result<Views> {
     Ok(match examples {
         Examples::Images(_) => Views::Images {
-            labeled: image_policy(&a.labeled_policy, a)?,
-            weak: image_policy(&a.weak_policy, a)?,
-            strong: image_policy(&a.strong_policy, a)?,
+            labeled: image_policy(a.labeled_policy, a)?,
+            weak: image_policy(a.weak_policy, a)?,
+            strong: image_policy(a.strong_policy, a)?,
         },
         Examples::Table(_) => Views::Noise {
             weak: a.weak,
@@ -57,10 +58,10 @@ pub fn batch_stream(config: &Config, data: &RunData) -> Result<BatchStream> {
         views: views(&data.dataset.train, &config.augment)?,
     };
     let batch = config.train.batch_size;
-    let mu = if config.method == "supervised" {
-        0
-    } else {
+    let mu = if crate::methods::needs(config).unlabeled {
         config.train.mu
+    } else {
+        0
     };
     Ok(BatchStream::new(
         maker,

@@ -2,11 +2,11 @@
 //! inputs already on the device (no data pipeline), and the peak memory while stepping (resident
 //! memory, and on a GPU the device memory its allocator holds).
 
-use super::context::TensorBatch;
 use super::trainer::build_context;
 use crate::config::Config;
 use crate::methods;
 use crate::methods::reduced_mpl::TeacherLogits;
+use crate::methods::{Inputs, TeacherKind, TensorBatch};
 use crate::models::ModelShape;
 use crate::sysmem;
 use anyhow::{Result, bail};
@@ -104,13 +104,20 @@ pub fn bench_step(
         num_classes: spec.classes,
     };
     // The random batches draw labels evenly: alignment (when on) aims at a uniform prior.
-    let mut ctx = build_context(config, &shape, &vec![1; spec.classes], &device)?;
+    methods::check(config)?;
+    let mut ctx = build_context(config, &shape, &device)?;
+    let needs = methods::needs(config);
     // Reduced MPL's teacher reads logits: random ones stand in for a trained run's.
-    let logits = (config.method == "reduced-mpl").then(|| {
+    let teacher_logits = (needs.teacher == TeacherKind::ReducedOverCachedLogits).then(|| {
         let n = config.train.batch_size * config.train.mu.max(1);
         TeacherLogits::random(n, spec.classes, config.seed)
     });
-    let mut method = methods::build(config, logits)?;
+    let inputs = Inputs {
+        teacher_logits,
+        labeled_prior: vec![1.0 / spec.classes as f32; spec.classes],
+        steps_per_epoch: 1,
+    };
+    let mut method = methods::build(config, inputs)?;
     let batch = TensorBatch::from_host(&random_batch(config, spec), &device);
     let sync = |scalars: &methods::Scalars| -> Result<()> {
         // Reading one logged value runs the step's work on lazy backends, as the training loop's
@@ -158,10 +165,10 @@ pub fn bench_step(
         median_s: times[times.len() / 2],
         min_s: times[0],
         max_s: times[times.len() - 1],
-        images_per_step: if config.method == "supervised" {
-            config.train.batch_size
-        } else {
+        images_per_step: if needs.unlabeled {
             config.train.batch_size * (1 + config.train.mu)
+        } else {
+            config.train.batch_size
         },
         rss_start,
         rss_before,

@@ -1,4 +1,4 @@
-//! The finetune stage after training (ALGORITHMS.md section 4): the run's EMA student (or
+//! The finetune stage after training (docs/methods.md, "The finetune stage"): the run's EMA student (or
 //! student) continues on the labeled samples only, with dropout off and a small constant
 //! learning rate, and the best checkpoint by validation accuracy is kept. The validation
 //! samples are carved from the labeled set or from the rest of the training pool, never from
@@ -13,6 +13,7 @@
 use super::run::{FinetuneRecord, RunData, RunDir, Summary, count_per_class};
 use super::trainer::{InitFrom, Outcome, TrainOptions, train};
 use crate::config::{Config, FinetuneConfig, OptimConfig};
+use crate::config::{ReportedModel, ScheduleKind};
 use crate::io::write_atomic;
 use anyhow::{Context, Result, bail};
 use metapseudo_data::Rng;
@@ -45,7 +46,7 @@ pub fn start_model(config: &Config, ft: &FinetuneConfig) -> String {
 /// is reported (the last model when `ft` holds no validation samples out).
 pub fn stage_config(parent: &Config, ft: &FinetuneConfig) -> Config {
     let mut c = parent.clone();
-    c.method = "supervised".into();
+    c.method = crate::config::MethodName::Supervised;
     c.model.dropout = 0.0;
     c.augment.mixup_alpha = 0.0;
     c.train.steps = ft.steps;
@@ -53,20 +54,22 @@ pub fn stage_config(parent: &Config, ft: &FinetuneConfig) -> Config {
     c.train.ema_decay = 0.0;
     // Without validation samples there is no best to keep: the last model is the stage's.
     c.train.keep_best = ft.validation_per_class > 0;
-    c.train.report = if c.train.keep_best { "best" } else { "student" }.into();
+    c.train.report = if c.train.keep_best {
+        ReportedModel::Best
+    } else {
+        ReportedModel::Student
+    };
     c.train.eval_every = ft.eval_every;
     c.train.checkpoint_every = ft.eval_every;
     c.train.steps_per_epoch = 0;
-    if !ft.best_on_tie.is_empty() {
-        c.train.best_on_tie = ft.best_on_tie.clone();
-    }
+    c.train.best_on_tie = ft.best_on_tie.resolve(parent.train.best_on_tie);
     c.student_optim = OptimConfig {
         lr: ft.lr,
         momentum: ft.momentum,
         nesterov: true,
         weight_decay: ft.weight_decay,
         warmup_steps: 0,
-        schedule: "constant".into(),
+        schedule: ScheduleKind::Constant,
         wait_steps: 0,
         clip_norm: 0.0,
         ..OptimConfig::default()
@@ -221,10 +224,8 @@ mod tests {
         let stage = stage_config(&parent, &ft);
         assert_eq!(stage.train.best_on_tie, "later");
         stage.validate().unwrap();
-        ft.best_on_tie = "sooner".into();
-        let mut bad = parent.clone();
-        bad.finetune = ft;
-        let err = bad.validate().unwrap_err().to_string();
+        // An unknown rule is refused when the configuration is read.
+        let err = "sooner".parse::<crate::config::StageTieRule>().unwrap_err();
         assert!(err.contains("finetune.best_on_tie"), "{err}");
     }
 }

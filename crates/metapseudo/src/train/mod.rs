@@ -2,12 +2,12 @@
 
 pub mod batches;
 pub mod bench_step;
-pub mod context;
 pub mod ema;
 pub mod finetune;
 pub mod metrics;
 pub mod progress;
 pub mod run;
+pub mod teacher_logits;
 pub mod trainer;
 
-pub use context::{Learner, Stepper, TensorBatch, TrainContext};
+pub use crate::methods::{Learner, Stepper, TensorBatch, TrainContext};

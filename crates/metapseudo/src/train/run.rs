@@ -1,20 +1,16 @@
 //! The run folder and the data a run trains on: paths, split record and summary.
 
-use crate::config::Config;
+use crate::config::{Config, CsvHeader, MethodName};
 use crate::eval::ModelEval;
 use crate::io::write_atomic;
 use anyhow::{Context, Result, bail};
-use metapseudo_data::cifar::{
-    CIFAR10_CLASSES, Cifar100Label, cifar100_classes, read_cifar10, read_cifar100,
-};
-use metapseudo_data::csv::{CsvOptions, CsvTest, csv_dataset};
-use metapseudo_data::folder::{FolderOptions, read_folder};
-use metapseudo_data::idx::read_idx_dir;
-use metapseudo_data::moons::{MoonsOptions, moons};
+use metapseudo_data::cifar::Cifar100Label;
+use metapseudo_data::csv::{CsvOptions, CsvTest};
+use metapseudo_data::folder::FolderOptions;
+use metapseudo_data::moons::MoonsOptions;
 use metapseudo_data::normalize::Normalizer;
 use metapseudo_data::split::{LabelBudget, complement, select_labeled};
-use metapseudo_data::svhn::{read_svhn, svhn_classes};
-use metapseudo_data::{Dataset, Rng, digits::digits};
+use metapseudo_data::{Dataset, LoadOptions, Rng};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -118,45 +114,56 @@ pub struct RunData {
     pub unlabeled: Vec<usize>,
 }
 
-/// The data specifications, for messages.
-pub const VALID_DATA: &str =
-    "moons, digits, csv:PATH, idx:DIR, cifar10:DIR, cifar100:DIR, svhn:DIR, folder:DIR";
-
-/// Loads the data set a configuration names.
-pub fn load_dataset(config: &Config) -> Result<Dataset> {
+/// The options the data formats read, from the configuration.
+fn load_options(config: &Config) -> Result<LoadOptions> {
     let d = &config.data;
-    let ds = match d.spec.as_str() {
-        "moons" => moons(&MoonsOptions {
+    Ok(LoadOptions {
+        moons: MoonsOptions {
             train_size: d.moons_train_size,
             test_size: d.moons_test_size,
             noise: d.moons_noise,
             seed: d.data_seed,
-        }),
-        "digits" => digits()?,
-        spec if spec.contains(':') && !spec.starts_with("csv:") => image_dataset(spec, config)?,
-        spec => match spec.strip_prefix("csv:") {
-            Some(path) => {
-                let opts = CsvOptions {
-                    label_column: d.label_column.parse()?,
-                    header: match d.header.as_str() {
-                        "yes" => Some(true),
-                        "no" => Some(false),
-                        _ => None,
-                    },
-                };
-                let test = if d.test_path.is_empty() {
-                    CsvTest::Fraction {
-                        fraction: d.test_fraction,
-                        seed: d.data_seed,
-                    }
-                } else {
-                    CsvTest::File(PathBuf::from(&d.test_path))
-                };
-                csv_dataset(Path::new(path), &opts, &test)?
-            }
-            None => bail!("unknown data '{spec}'; valid data: {VALID_DATA}"),
         },
-    };
+        csv: CsvOptions {
+            label_column: d.label_column.parse()?,
+            header: match d.header {
+                CsvHeader::Yes => Some(true),
+                CsvHeader::No => Some(false),
+                CsvHeader::Auto => None,
+            },
+        },
+        csv_test: if d.test_path.is_empty() {
+            CsvTest::Fraction {
+                fraction: d.test_fraction,
+                seed: d.data_seed,
+            }
+        } else {
+            CsvTest::File(PathBuf::from(&d.test_path))
+        },
+        folder: FolderOptions {
+            size: (d.image_size > 0).then_some(d.image_size),
+            test_fraction: d.test_fraction,
+            split_seed: d.data_seed,
+            skip_bad_images: d.skip_bad_images,
+            cache_dir: match d.cache_dir.as_str() {
+                "" | "auto" => None,
+                other => Some(PathBuf::from(other)),
+            },
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        },
+        folder_cache_auto: d.cache_dir == "auto",
+        cifar100_label: match d.cifar100_label {
+            crate::config::Cifar100Label::Fine => Cifar100Label::Fine,
+            crate::config::Cifar100Label::Coarse => Cifar100Label::Coarse,
+        },
+        svhn_extra: d.svhn_extra,
+    })
+}
+
+/// Loads the data set a configuration names.
+pub fn load_dataset(config: &Config) -> Result<Dataset> {
+    let d = &config.data;
+    let ds = d.spec.load(&load_options(config)?)?;
     let mut ds = if d.dev_per_class > 0 {
         ds.with_dev_split(d.dev_per_class, d.data_seed)?
     } else {
@@ -178,78 +185,6 @@ pub fn load_dataset(config: &Config) -> Result<Dataset> {
     Ok(ds)
 }
 
-/// An image data set (`idx:DIR`, `cifar10:DIR`, `cifar100:DIR`, `svhn:DIR`, `folder:DIR`),
-/// kept as decoded `u8` images.
-fn image_dataset(spec: &str, config: &Config) -> Result<Dataset> {
-    let (kind, dir) = spec.split_once(':').expect("the caller checked for ':'");
-    let dir = Path::new(dir);
-    let (train, test, classes) = match kind {
-        "idx" => {
-            let (train, test) = read_idx_dir(dir)?;
-            let n = train
-                .labels
-                .iter()
-                .chain(&test.labels)
-                .flatten()
-                .max()
-                .map_or(0, |m| m + 1);
-            (train, test, (0..n).map(|k| k.to_string()).collect())
-        }
-        "cifar10" => {
-            let (train, test) = read_cifar10(dir)?;
-            let classes = CIFAR10_CLASSES.iter().map(|c| c.to_string()).collect();
-            (train, test, classes)
-        }
-        "cifar100" => {
-            let label = match config.data.cifar100_label.as_str() {
-                "coarse" => Cifar100Label::Coarse,
-                _ => Cifar100Label::Fine,
-            };
-            let (train, test) = read_cifar100(dir, label)?;
-            (train, test, cifar100_classes(dir, label))
-        }
-        "svhn" => {
-            let (train, test) = read_svhn(dir, config.data.svhn_extra)?;
-            (train, test, svhn_classes())
-        }
-        "folder" => {
-            let d = &config.data;
-            let cache_dir = match d.cache_dir.as_str() {
-                "" => None,
-                "auto" => Some(dir.join(".metapseudo-cache")),
-                other => Some(PathBuf::from(other)),
-            };
-            let data = read_folder(
-                dir,
-                &FolderOptions {
-                    size: (d.image_size > 0).then_some(d.image_size),
-                    test_fraction: d.test_fraction,
-                    split_seed: d.data_seed,
-                    skip_bad_images: d.skip_bad_images,
-                    cache_dir,
-                    threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-                },
-            )?;
-            if let Some(first) = data.skipped.first() {
-                eprintln!(
-                    "warning: skipped {} undecodable image(s) in {} (first: {})",
-                    data.skipped.len(),
-                    dir.display(),
-                    first.display()
-                );
-            }
-            (data.train, data.test, data.classes)
-        }
-        other => bail!("unknown data kind '{other}:'; valid data: {VALID_DATA}"),
-    };
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| kind.to_string());
-    let shape = vec![train.channels, train.height, train.width];
-    Ok(Dataset::new(name, train, test, classes, shape))
-}
-
 fn budget(config: &Config) -> LabelBudget {
     let d = &config.data;
     if d.labels_per_class > 0 {
@@ -266,7 +201,7 @@ impl RunData {
     /// reuses `saved` (a resumed or re-evaluated run).
     pub fn prepare(config: &Config, saved: Option<SplitRecord>) -> Result<Self> {
         let dataset = load_dataset(config)?;
-        let normalizer = if config.data.normalize == "standardize" {
+        let normalizer = if config.data.normalize == crate::config::Normalize::Standardize {
             Normalizer::fit(&dataset.train)
         } else {
             Normalizer::identity(dataset.dim())
@@ -297,7 +232,7 @@ impl RunData {
         } else {
             complement(dataset.train.len(), &labeled)
         };
-        if unlabeled.is_empty() && config.method != "supervised" {
+        if unlabeled.is_empty() && crate::methods::needs(config).unlabeled {
             bail!("no unlabeled samples are left for '{}'", config.method);
         }
         let per_class = count_per_class(train_labels, &labeled, dataset.num_classes());
@@ -348,7 +283,7 @@ pub struct Summary {
     /// Every evaluated model on the test split.
     pub models: BTreeMap<String, ModelEval>,
     /// The method.
-    pub method: String,
+    pub method: MethodName,
     /// A variant of the method worth telling apart in comparisons (e.g. `role-swap 500, cosine,
     /// target hard-weak`), or empty.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -423,9 +358,17 @@ impl Summary {
         self.finetune = Some(record);
     }
 
+    /// Whether this is a plain baseline run: a method that reads no unlabeled data, in its
+    /// reference form, without a finetune stage.
+    pub fn is_baseline(&self) -> bool {
+        !crate::methods::spec(self.method).needs.unlabeled
+            && self.variant.is_empty()
+            && self.finetune.is_none()
+    }
+
     /// The method with its variant and stages, e.g. `mpl role-swap 500+finetune`.
     pub fn label(&self) -> String {
-        let mut l = self.method.clone();
+        let mut l = self.method.to_string();
         if !self.variant.is_empty() {
             l = format!("{l} {}", self.variant);
         }
@@ -451,7 +394,7 @@ impl Summary {
     pub fn drained_class_note(&self) -> Option<String> {
         let (name, ratio) = self.least_predicted_class()?;
         (ratio < DRAINED_CLASS_RATIO).then(|| {
-            let why = if self.method == "supervised" {
+            let why = if !crate::methods::spec(self.method).needs.unlabeled {
                 ""
             } else {
                 "; where the supervised baseline does not, self-training has drained that class (train.align_decay counters it)"
@@ -522,7 +465,7 @@ mod tests {
             accuracy: eval.accuracy,
             reported_model: "ema".into(),
             models: BTreeMap::from([("ema".to_string(), eval)]),
-            method: "smpl".into(),
+            method: MethodName::Smpl,
             variant: String::new(),
             data: "digits".into(),
             eval_split: "test".into(),
@@ -540,7 +483,7 @@ mod tests {
     #[test]
     fn class_names_rename_the_classes_and_must_name_each() {
         let mut config = Config::default();
-        config.data.spec = "moons".into();
+        config.data.spec = "moons".parse().unwrap();
         assert_eq!(load_dataset(&config).unwrap().classes, ["upper", "lower"]);
         config.data.class_names = vec!["top".into(), "bottom".into()];
         assert_eq!(load_dataset(&config).unwrap().classes, ["top", "bottom"]);
@@ -561,7 +504,7 @@ mod tests {
         assert!(drained.table().contains(&note));
         assert!(note.contains("self-training"), "{note}");
         let mut supervised = drained.clone();
-        supervised.method = "supervised".into();
+        supervised.method = MethodName::Supervised;
         let note = supervised.drained_class_note().unwrap();
         assert!(
             note.contains("'shirt' 0.25 times") && !note.contains("self-training"),

@@ -4,19 +4,15 @@
 //! the submodules.
 
 use super::batches::batch_stream;
-use super::context::{Learner, Stepper, TensorBatch, TrainContext};
 use super::ema::Ema;
 use super::metrics::{MetricsLog, non_finite_loss, read_scalars};
 use super::progress::Progress;
 use super::run::{RunData, RunDir, Summary};
 use crate::config::Config;
 use crate::io::{TensorFile, write_atomic};
-use crate::methods::align::Alignment;
-use crate::methods::reduced_mpl::TeacherLogits;
-use crate::methods::{self, Method};
+use crate::methods::{self, Inputs, Learner, Method, TeacherKind, TensorBatch, TrainContext};
 use crate::models::reduced::ReducedTeacher;
 use crate::models::{self, ModelShape, Network};
-use crate::optim::{Schedule, Sgd};
 use crate::params::import_tensors;
 use crate::report::tensorboard::EventLog;
 use anyhow::{Context, Result, bail};
@@ -115,8 +111,6 @@ pub struct Session {
     pub step: u64,
     /// Seconds spent in earlier pieces of this run.
     pub elapsed_before: f64,
-    /// Role-playing: steps between swaps of teacher and student.
-    swap_every: Option<u64>,
     /// With `train.keep_best`: the best model by validation accuracy so far.
     pub best: Option<Best>,
     /// Whether the networks are in swapped roles now (`ctx.student` holds the network named
@@ -124,38 +118,19 @@ pub struct Session {
     swapped: bool,
 }
 
-fn learner(config: &crate::config::OptimConfig, model: Network, steps: u64) -> Learner {
-    Learner {
-        model,
-        stepper: stepper(config, steps),
-    }
-}
-
-/// The student's optimiser settings; its wait (for the teacher) only applies to MPL and SMPL,
-/// whose student learns from pseudo labels. One-model methods train from step 0.
+/// The student's optimiser settings; its wait (for the teacher) only applies to methods whose
+/// student learns from pseudo labels. The others train from step 0.
 fn student_optim(config: &Config) -> crate::config::OptimConfig {
     let mut c = config.student_optim.clone();
-    if !config.student_waits() {
+    if !methods::needs(config).student_waits {
         c.wait_steps = 0;
     }
     c
 }
 
-fn stepper(config: &crate::config::OptimConfig, steps: u64) -> Stepper {
-    Stepper {
-        optim: Sgd::new(config),
-        schedule: Schedule::from_config(config, steps),
-    }
-}
-
-/// Fresh networks (initialised from the run's seed) with their optimisers and schedules, and
-/// distribution alignment towards the classes' shares of `labeled_per_class`.
-pub fn build_context(
-    config: &Config,
-    shape: &ModelShape,
-    labeled_per_class: &[usize],
-    device: &Device,
-) -> Result<TrainContext> {
+/// Fresh networks (initialised from the run's seed) with their optimisers and schedules: the
+/// student, and the teacher the method needs.
+pub fn build_context(config: &Config, shape: &ModelShape, device: &Device) -> Result<TrainContext> {
     let steps = config.train.steps;
     let init = |who: &str| {
         models::build(
@@ -165,31 +140,22 @@ pub fn build_context(
             device,
         )
     };
-    let student = learner(&student_optim(config), init("student")?, steps);
-    let teacher = if config.has_teacher() {
-        Some(learner(&config.teacher_optim, init("teacher")?, steps))
-    } else if config.method == "reduced-mpl" {
-        let reduced = ReducedTeacher::new(
+    let student = Learner::new(&student_optim(config), init("student")?, steps);
+    let teacher = match methods::needs(config).teacher {
+        TeacherKind::None => None,
+        TeacherKind::SameArchitecture => Some(init("teacher")?),
+        TeacherKind::ReducedOverCachedLogits => Some(Network::Reduced(ReducedTeacher::new(
             shape.num_classes,
             config.reduced_mpl.width,
             &mut Rng::stream(config.seed, "init/teacher"),
             device,
-        );
-        Some(learner(
-            &config.teacher_optim,
-            Network::Reduced(reduced),
-            steps,
-        ))
-    } else {
-        None
-    };
-    let self_teacher = (config.method == "smpl").then(|| stepper(&config.teacher_optim, steps));
+        ))),
+    }
+    .map(|model| Learner::new(&config.teacher_optim, model, steps));
     Ok(TrainContext {
         student,
         teacher,
-        self_teacher,
         num_classes: shape.num_classes,
-        align: Alignment::new(config, labeled_frequencies(labeled_per_class)),
     })
 }
 
@@ -205,40 +171,50 @@ fn labeled_frequencies(per_class: &[usize]) -> Vec<f32> {
 impl Session {
     /// Builds fresh networks and state for `config` on `data`.
     pub fn new(config: &Config, data: RunData) -> Result<Self> {
+        methods::check(config)?;
         let base_device = crate::device::open(&config.train.device)?;
         let device = base_device.clone().autodiff();
         let shape = ModelShape {
             sample: data.dataset.sample_shape.clone(),
             num_classes: data.dataset.num_classes(),
         };
-        let ctx = build_context(config, &shape, &data.split.labeled_per_class, &device)?;
+        let ctx = build_context(config, &shape, &device)?;
         let ema = (config.train.ema_decay > 0.0)
             .then(|| Ema::new(&ctx.student.model, config.train.ema_decay));
         let pipeline = batch_stream(config, &data)?;
-        let teacher_logits = (config.method == "reduced-mpl")
-            .then(|| TeacherLogits::from_run(config, &data, &base_device))
+        let teacher_logits = (methods::needs(config).teacher
+            == TeacherKind::ReducedOverCachedLogits)
+            .then(|| super::teacher_logits::teacher_logits(config, &data, &base_device))
             .transpose()?;
-        let mut session = Self {
+        let inputs = Inputs {
+            teacher_logits,
+            labeled_prior: labeled_frequencies(&data.split.labeled_per_class),
+            steps_per_epoch: steps_per_epoch(config, &data, &pipeline),
+        };
+        let session = Self {
             ctx,
             ema,
-            method: methods::build(config, teacher_logits)?,
+            method: methods::build(config, inputs)?,
             pipeline,
             step: 0,
             elapsed_before: 0.0,
             config: config.clone(),
             data,
             device,
-            swap_every: None,
             swapped: false,
             best: None,
         };
-        session.swap_every = config.role_swap_steps(session.steps_per_epoch())?;
         if config.train.keep_best && session.data.split.validation_indices.is_empty() {
             bail!(
                 "train.keep_best needs validation samples in the split (the finetune stage carves them: metapseudo finetune)"
             );
         }
         Ok(session)
+    }
+
+    /// Role-playing: steps between swaps of teacher and student, as the method asks.
+    fn swap_every(&self) -> Option<u64> {
+        self.method.role_swap_every()
     }
 
     /// The networks by name, whatever their current roles: (`student`, `teacher`).
@@ -248,7 +224,9 @@ impl Session {
 
     /// Puts the networks in the roles step `self.step` asks for (role-playing).
     fn set_roles(&mut self) {
-        let Some(every) = self.swap_every else { return };
+        let Some(every) = self.swap_every() else {
+            return;
+        };
         let swapped = (self.step / every) % 2 == 1;
         if swapped != self.swapped
             && let Some(t) = &mut self.ctx.teacher
@@ -260,19 +238,7 @@ impl Session {
 
     /// Steps in one reporting epoch.
     pub fn steps_per_epoch(&self) -> u64 {
-        if self.config.train.steps_per_epoch > 0 {
-            return self.config.train.steps_per_epoch;
-        }
-        let batch = self.config.train.batch_size;
-        let (pool, per_step) = if self.config.method == "supervised" {
-            (self.data.split.labeled_indices.len(), batch)
-        } else {
-            (
-                self.pipeline.unlabeled_epoch_len(),
-                batch * self.config.train.mu,
-            )
-        };
-        (pool as u64).div_ceil(per_step as u64).max(1)
+        steps_per_epoch(&self.config, &self.data, &self.pipeline)
     }
 
     /// Runs one training step and returns its scalars.
@@ -286,8 +252,7 @@ impl Session {
             .next_u64();
         self.device.seed(dropout_seed);
         let mut scalars = self.method.step(&mut self.ctx, &tb, self.step);
-        self.ctx.align.log(&mut scalars);
-        if self.swap_every.is_some() {
+        if self.swap_every().is_some() {
             let role = if self.swapped { 1.0 } else { 0.0 };
             scalars.push(("mpl/roles_swapped", methods::Scalar::Value(role)));
         }
@@ -298,6 +263,21 @@ impl Session {
         self.set_roles();
         scalars
     }
+}
+
+/// Steps in one reporting epoch: `train.steps_per_epoch`, or one pass over the unlabeled pool
+/// (over the labeled samples for a method that reads no unlabeled batches).
+fn steps_per_epoch(config: &Config, data: &RunData, pipeline: &BatchStream) -> u64 {
+    if config.train.steps_per_epoch > 0 {
+        return config.train.steps_per_epoch;
+    }
+    let batch = config.train.batch_size;
+    let (pool, per_step) = if methods::needs(config).unlabeled {
+        (pipeline.unlabeled_epoch_len(), batch * config.train.mu)
+    } else {
+        (data.split.labeled_indices.len(), batch)
+    };
+    (pool as u64).div_ceil(per_step as u64).max(1)
 }
 
 /// `ctx`'s networks by name, `swapped` telling whether they play each other's roles now.
@@ -334,7 +314,7 @@ fn fresh_session(run: &RunDir, device: Option<&str>) -> Result<Session> {
 
 /// Reduced MPL reuses its teacher run's labeled split; other methods draw their own.
 fn teacher_split(config: &Config) -> Result<Option<super::run::SplitRecord>> {
-    if config.method != "reduced-mpl" {
+    if methods::needs(config).teacher != TeacherKind::ReducedOverCachedLogits {
         return Ok(None);
     }
     let teacher = RunDir {
@@ -350,6 +330,7 @@ fn teacher_split(config: &Config) -> Result<Option<super::run::SplitRecord>> {
 pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Result<Outcome> {
     let (mut session, metrics_bytes) = match config {
         Some(config) => {
+            methods::check(config)?;
             if run.config().exists() {
                 bail!(
                     "{} already holds a run: continue it with `metapseudo train --resume {}` or choose another --out",
@@ -542,7 +523,7 @@ mod tests {
             ("uda", 0),
             ("pseudo-label", 0),
         ] {
-            config.method = method.into();
+            config.method = method.parse().unwrap();
             assert_eq!(student_optim(&config).wait_steps, wait, "{method}");
         }
     }

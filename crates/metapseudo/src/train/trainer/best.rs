@@ -2,6 +2,7 @@
 //! (`train.keep_best`).
 
 use super::Session;
+use crate::config::TieRule;
 use crate::eval::{EvalInputs, ModelEval, Output, predict_rows_at};
 use crate::models::Network;
 use serde::{Deserialize, Serialize};
@@ -36,27 +37,6 @@ pub struct Validation {
     pub accuracy: f64,
     /// Mean cross entropy of the logits against the true classes.
     pub loss: f64,
-}
-
-/// Which of two models with the same validation accuracy is kept (`train.best_on_tie`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum TieRule {
-    /// The model kept already (strict improvement only).
-    Earlier,
-    /// The newer model.
-    Later,
-    /// The one with the lower validation cross entropy.
-    LowerLoss,
-}
-
-impl TieRule {
-    fn from_config(name: &str) -> Self {
-        match name {
-            "later" => TieRule::Later,
-            "lower-loss" => TieRule::LowerLoss,
-            _ => TieRule::Earlier,
-        }
-    }
 }
 
 impl Session {
@@ -101,7 +81,7 @@ impl Session {
         let v = self.validation()?;
         if self.config.train.keep_best {
             let initial = self.best.as_ref().map_or(v.accuracy, |b| b.record.initial);
-            let rule = TieRule::from_config(&self.config.train.best_on_tie);
+            let rule = self.config.train.best_on_tie;
             if replaces_best(v, self.best.as_ref().map(|b| &b.record), rule) {
                 self.best = Some(Best {
                     model: self.followed_model().isolated_copy(),
@@ -167,8 +147,8 @@ mod tests {
         assert!(replaces_best(v(0.9, 0.3), Some(&best), TieRule::LowerLoss));
         assert!(!replaces_best(v(0.9, 0.5), Some(&best), TieRule::LowerLoss));
         assert!(!replaces_best(v(0.8, 0.1), Some(&best), TieRule::LowerLoss));
-        assert_eq!(TieRule::from_config("lower-loss"), TieRule::LowerLoss);
-        assert_eq!(TieRule::from_config("earlier"), TieRule::Earlier);
+        assert_eq!("lower-loss".parse::<TieRule>().unwrap(), TieRule::LowerLoss);
+        assert_eq!("earlier".parse::<TieRule>().unwrap(), TieRule::Earlier);
     }
 
     #[test]

@@ -2,9 +2,10 @@
 
 use super::{Best, BestRecord, Session};
 use crate::io::TensorFile;
+use crate::methods::Learner;
+use crate::methods::common::merge_states;
 use crate::optim::Sgd;
 use crate::params::{HostTensor, export_tensors, import_tensors};
-use crate::train::Learner;
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use metapseudo_data::pipeline::PipelineState;
@@ -24,15 +25,16 @@ struct CheckpointState {
     elapsed_seconds: f64,
     #[serde(default)]
     best: Option<BestRecord>,
-    /// Distribution alignment's running mean (absent in checkpoints written before it).
-    #[serde(default)]
+    /// Distribution alignment's running mean in checkpoints written before the methods kept
+    /// it in their own state (`method`); read only.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     align: serde_json::Value,
 }
 
 impl Session {
     /// Everything needed to continue exactly: networks, optimiser states, EMA, step, batch
     /// stream position, method state.
-    pub fn checkpoint(&self, metrics_bytes: u64, elapsed_seconds: f64) -> Result<TensorFile> {
+    pub fn checkpoint(&mut self, metrics_bytes: u64, elapsed_seconds: f64) -> Result<TensorFile> {
         let mut f = TensorFile::default();
         let mut learner = |name: &str, l: &Learner| {
             f.insert_all(name, export_tensors(&l.model));
@@ -44,23 +46,23 @@ impl Session {
         if let Some(t) = teacher {
             learner("teacher", t);
         }
-        if let Some(s) = &self.ctx.self_teacher {
-            f.insert_all("self_teacher_momentum", momentum(&s.optim));
-        }
         if let Some(e) = &self.ema {
             f.insert_all("ema", export_tensors(&e.model));
         }
         if let Some(b) = &self.best {
             f.insert_all("best", export_tensors(&b.model));
         }
+        for (name, optim) in self.method.own_optimisers() {
+            f.insert_all(&format!("{name}_momentum"), momentum(optim));
+        }
         let state = CheckpointState {
             step: self.step,
             pipeline: self.pipeline.state(),
-            method: self.method.save_state(),
+            method: crate::methods::save_state(self.method.as_mut()),
             metrics_bytes,
             elapsed_seconds,
             best: self.best.as_ref().map(|b| b.record),
-            align: self.ctx.align.save_state(),
+            align: serde_json::Value::Null,
         };
         f.metadata.insert("format".into(), CHECKPOINT_FORMAT.into());
         f.metadata
@@ -94,12 +96,8 @@ impl Session {
         if let Some(t) = &mut self.ctx.teacher {
             restore_learner("teacher", t)?;
         }
-        if let Some(s) = &mut self.ctx.self_teacher {
-            load_momentum(
-                &mut s.optim,
-                &f.take_prefix("self_teacher_momentum"),
-                &device,
-            )?;
+        for (name, optim) in self.method.own_optimisers() {
+            load_momentum(optim, &f.take_prefix(&format!("{name}_momentum")), &device)?;
         }
         if let Some(e) = &mut self.ema {
             e.model = import_tensors(e.model.clone(), &f.take_prefix("ema"))?;
@@ -115,8 +113,8 @@ impl Session {
             None => None,
         };
         self.pipeline.restore(&state.pipeline);
-        self.method.load_state(&state.method, &self.device)?;
-        self.ctx.align.load_state(&state.align)?;
+        let method_state = merge_states([state.method, state.align]);
+        crate::methods::load_state(self.method.as_mut(), &method_state, &self.device)?;
         self.step = state.step;
         self.set_roles();
         self.elapsed_before = state.elapsed_seconds;

@@ -1,8 +1,8 @@
 //! Evaluation of a session's networks on the test split and the run's summary.
 
 use super::Session;
-use crate::config::Config;
 use crate::eval::{EvalInputs, ModelEval, predict_logits, true_classes};
+use crate::methods::{self, TeacherKind};
 use crate::models::Network;
 use crate::train::run::Summary;
 use std::collections::BTreeMap;
@@ -19,7 +19,9 @@ impl Session {
         if let Some(e) = &self.ema {
             m.push(("ema", &e.model));
         }
-        if let Some(t) = teacher.filter(|_| self.config.has_teacher()) {
+        if let Some(t) = teacher
+            .filter(|_| methods::needs(&self.config).teacher == TeacherKind::SameArchitecture)
+        {
             m.push(("teacher", &t.model));
         }
         if let Some(b) = &self.best {
@@ -71,12 +73,12 @@ impl Session {
     /// The summary of the run at its current step, from test logits already computed.
     pub fn summary_from(&self, logits: &TestLogits, wall_seconds: f64) -> Summary {
         let models = self.evaluations(logits);
-        let reported = self.config.train.report.clone();
+        let reported = self.config.train.report.to_string();
         Summary {
             accuracy: models[&reported].accuracy,
             reported_model: reported,
             models,
-            method: self.config.method.clone(),
+            method: self.config.method,
             variant: self.variant(),
             data: self.config.data.label(),
             eval_split: self.config.data.eval_split().into(),
@@ -92,53 +94,8 @@ impl Session {
     }
 
     /// The run's departures from its method's reference form that comparisons should keep
-    /// apart: see [`variant_of`].
+    /// apart: see [`methods::variant`].
     fn variant(&self) -> String {
-        variant_of(&self.config, self.swap_every)
-    }
-}
-
-/// Role swapping (every `swap_every` steps), cosine consistency and the student's target,
-/// each only where the method uses it (SMPL's first step always learns the weak view's
-/// argmax, whatever `mpl.student_target` says).
-fn variant_of(c: &Config, swap_every: Option<u64>) -> String {
-    let mut parts = Vec::new();
-    if let Some(n) = swap_every {
-        parts.push(format!("role-swap {n}"));
-    }
-    let consistency = matches!(c.method.as_str(), "uda" | "mpl" | "smpl" | "reduced-mpl");
-    if consistency && c.uda.unlabeled_loss != "ce" {
-        parts.push(c.uda.unlabeled_loss.clone());
-    }
-    let mpl_student = matches!(c.method.as_str(), "mpl" | "reduced-mpl");
-    if mpl_student && c.mpl.student_target != "hard-strong" {
-        parts.push(format!("target {}", c.mpl.student_target));
-    }
-    parts.join(", ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_student_target_labels_only_methods_that_read_it() {
-        let mut c = Config::default();
-        c.mpl.student_target = "hard-weak".into();
-        for (method, label) in [
-            ("mpl", "target hard-weak"),
-            ("reduced-mpl", "target hard-weak"),
-            ("smpl", ""),
-            ("uda", ""),
-        ] {
-            c.method = method.into();
-            assert_eq!(variant_of(&c, None), label, "{method}");
-        }
-        c.method = "mpl".into();
-        c.uda.unlabeled_loss = "cosine".into();
-        assert_eq!(
-            variant_of(&c, Some(500)),
-            "role-swap 500, cosine, target hard-weak"
-        );
+        methods::variant(&self.config, self.swap_every())
     }
 }

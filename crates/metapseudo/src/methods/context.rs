@@ -1,7 +1,9 @@
-//! The shared training context every method steps over: models, optimisers and schedules.
+//! The training context every method steps over: the networks with their optimisers and
+//! schedules, and the batch on the device. The loop owns it; a method's own state (a
+//! self-teacher's optimiser, distribution alignment, role swapping) lives in the method.
 
+use crate::config::OptimConfig;
 use crate::losses::{cross_entropy, smoothed_one_hot, soft_cross_entropy};
-use crate::methods::align::Alignment;
 use crate::models::Network;
 use crate::optim::{Schedule, Sgd};
 use burn::module::Module;
@@ -19,6 +21,14 @@ pub struct Stepper {
 }
 
 impl Stepper {
+    /// The optimiser and schedule of `config` over a run of `steps` steps.
+    pub fn new(config: &OptimConfig, steps: u64) -> Self {
+        Self {
+            optim: Sgd::new(config),
+            schedule: Schedule::from_config(config, steps),
+        }
+    }
+
     /// Back-propagates `loss` into `model`'s parameters and applies one update at the
     /// learning rate of `step`. Returns the updated model and the learning rate used.
     pub fn apply<M: Module>(&mut self, model: M, loss: &Tensor<1>, step: u64) -> (M, f64) {
@@ -39,6 +49,14 @@ pub struct Learner {
 }
 
 impl Learner {
+    /// `model` trained by the optimiser and schedule of `config` over `steps` steps.
+    pub fn new(config: &OptimConfig, model: Network, steps: u64) -> Self {
+        Self {
+            model,
+            stepper: Stepper::new(config, steps),
+        }
+    }
+
     /// One gradient step on `loss`; returns the learning rate used.
     pub fn update(&mut self, loss: &Tensor<1>, step: u64) -> f64 {
         let (model, lr) = self.stepper.apply(self.model.clone(), loss, step);
@@ -54,13 +72,8 @@ pub struct TrainContext {
     pub student: Learner,
     /// The teacher, for methods with two networks.
     pub teacher: Option<Learner>,
-    /// SMPL: the optimiser of the teacher-role step applied to the student's own weights.
-    pub self_teacher: Option<Stepper>,
     /// Number of classes.
     pub num_classes: usize,
-    /// Distribution alignment of the unlabeled targets (`train.align_decay`; off by default):
-    /// kept here, not in a method, so that the loop logs and checkpoints it once.
-    pub align: Alignment,
 }
 
 /// One batch on the device.

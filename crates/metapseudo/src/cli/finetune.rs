@@ -1,0 +1,94 @@
+//! `metapseudo finetune`: the finetune stage on a finished run.
+
+use super::args::{DeviceArg, config_flags};
+use anyhow::Result;
+use clap::Args;
+use metapseudo::config::layers::override_config;
+use metapseudo::config::{Config, FinetuneConfig};
+use metapseudo::train::finetune::{finetune, stage_dir};
+use metapseudo::train::run::RunDir;
+use metapseudo::train::trainer::TrainOptions;
+use std::path::PathBuf;
+
+config_flags! {
+    /// The stage's settings, each over the run's own `finetune.*`.
+    pub struct StageFlags {
+        values {
+            /// Steps of the stage (default: the run's finetune.steps).
+            steps: u64 => "finetune.steps",
+            /// Constant learning rate (default: finetune.lr, 3e-5 as the MPL code).
+            lr: f64 => "finetune.lr",
+            /// Labeled samples per batch (default: finetune.batch_size, 512).
+            batch_size: usize => "finetune.batch_size",
+            /// Start from: ema or student (default: the EMA when the run keeps one).
+            from: String => "finetune.from",
+            /// Validation samples from: labeled (held out of the labeled set) or training
+            /// (labeled training samples outside the labeled set). Never the test split.
+            validation: String => "finetune.validation",
+            /// Validation samples per class (default: finetune.validation_per_class, 1; 0: none,
+            /// the stage trains on every labeled sample and keeps its last model).
+            validation_per_class: usize => "finetune.validation_per_class",
+            /// Validate (and keep the best model) every N steps.
+            eval_every: u64 => "finetune.eval_every",
+            /// Which model a validation tie keeps: earlier (default: the run's
+            /// train.best_on_tie), later, or lower-loss (the lower validation cross entropy).
+            best_on_tie: String => "finetune.best_on_tie",
+        }
+        switches {}
+    }
+}
+
+/// `metapseudo finetune`'s arguments.
+#[derive(Args)]
+pub struct FinetuneArgs {
+    /// The finished run folder.
+    dir: PathBuf,
+    #[command(flatten)]
+    stage: StageFlags,
+    /// Save a checkpoint and exit after this many steps of the stage.
+    #[arg(long)]
+    stop_at: Option<u64>,
+    #[command(flatten)]
+    device: DeviceArg,
+    /// No progress bar and no final table.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl FinetuneArgs {
+    /// The run's finetune settings with the flags on top.
+    fn settings(&self, config: &Config) -> Result<FinetuneConfig> {
+        Ok(override_config(config, &self.stage.flags(), "command-line flag")?.finetune)
+    }
+}
+
+/// Runs `metapseudo finetune`.
+pub fn run(args: FinetuneArgs) -> Result<()> {
+    let run = RunDir {
+        dir: args.dir.clone(),
+    };
+    let ft = args.settings(&run.read_config()?)?;
+    let opts = TrainOptions {
+        stop_at: args.stop_at,
+        quiet: args.quiet,
+        init: None,
+        device: args.device.device.clone(),
+    };
+    match finetune(&run, &ft, &opts)? {
+        Some(summary) => {
+            if !args.quiet {
+                print!("{}", summary.table());
+                println!("stage folder: {}", stage_dir(&run).dir.display());
+            }
+        }
+        None => {
+            if !args.quiet {
+                println!(
+                    "stopped; continue the stage with: metapseudo finetune {}",
+                    run.dir.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! The subcommands, one file each; `main.rs` parses the command line and dispatches here.
+
+pub mod args;
+pub mod bench;
+pub mod compare;
+pub mod data;
+pub mod devices;
+pub mod eval;
+pub mod export;
+pub mod finetune;
+pub mod lists;
+pub mod models;
+pub mod predict;
+pub mod process;
+pub mod report;
+pub mod train;
+
+use clap::{Parser, Subcommand};
+
+/// Semi-supervised learning with Meta Pseudo Labels and its family.
+#[derive(Parser)]
+#[command(name = "metapseudo", version, about)]
+pub struct Cli {
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Train a model (default: MPL on the two-moons set); writes a run folder.
+    Train(Box<train::TrainArgs>),
+    /// Finetune a finished run's EMA student (or student) on its labeled samples only, with
+    /// dropout off and a small learning rate, keeping the best checkpoint by validation
+    /// accuracy; runs (or continues) in DIR/finetune and adds the model `finetuned` to the
+    /// run's summary.
+    Finetune(finetune::FinetuneArgs),
+    /// Re-evaluate a run's saved models on its test split and print the summary.
+    Eval(eval::EvalArgs),
+    /// Rebuild a run's report.html (curves, confusion matrices, calibration, embeddings).
+    Report(report::ReportArgs),
+    /// Compare runs: a table per run and grouped over seeds, with the gain over supervised.
+    Compare(compare::CompareArgs),
+    /// Classify image files, folders of images or CSV rows with a run's model or an export.
+    Predict(predict::PredictArgs),
+    /// Write a run's model as safetensors with a JSON description (architecture, preprocessing).
+    Export(export::ExportArgs),
+    /// Look at a data set: counts and statistics, or a grid of augmented images.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+    /// Measure speed.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// List the compute devices of this build and whether each opens; with --check, compare
+    /// every network's logits and gradients on a device against the CPU's.
+    Devices(devices::DevicesArgs),
+    /// List the registered networks with their trainable parameter counts.
+    Models,
+    /// List the presets.
+    Presets,
+    /// List the methods: what each does, what it costs, when to choose it.
+    Methods,
+    /// List every configuration key with its type, default and meaning.
+    Options(lists::OptionsArgs),
+}

@@ -1,0 +1,211 @@
+//! `metapseudo train`: train a model (default: MPL on the two-moons set) into a run folder, or
+//! continue one.
+
+use super::args::{DeviceArg, LayerArgs, config_flags};
+use anyhow::Result;
+use clap::Args;
+use metapseudo::config::layers::ConfigLayers;
+use metapseudo::config::{Config, MethodName};
+use metapseudo::train::finetune::finetune;
+use metapseudo::train::run::RunDir;
+use metapseudo::train::trainer::{Outcome, TrainOptions, train};
+use std::path::PathBuf;
+use toml::Value;
+
+config_flags! {
+    /// Flags that stand for configuration keys (each also settable with --set KEY=VALUE).
+    pub struct TrainFlags {
+        values {
+            /// Data: moons, digits, csv:PATH, idx:DIR, cifar10:DIR, cifar100:DIR, svhn:DIR, folder:DIR.
+            data: String => "data.spec",
+            /// Method: supervised, pseudo-label, uda, mpl, smpl, metasemi or reduced-mpl.
+            method: MethodName => "method",
+            /// Run seed (labeled subset, initialisation, batch order, augmentation).
+            seed: u64 => "seed",
+            /// Training steps.
+            steps: u64 => "train.steps",
+            /// Write a checkpoint every N steps.
+            checkpoint_every: u64 => "train.checkpoint_every",
+            /// Unlabeled consistency loss of UDA and the MPL teacher: ce or cosine.
+            unlabeled_loss: String => "uda.unlabeled_loss",
+            /// Reduced MPL: the trained run whose model is the large teacher.
+            #[arg(value_name = "DIR")]
+            teacher_run: PathBuf => "reduced_mpl.teacher_run",
+            /// After training, finetune the EMA student on the labeled samples for N steps (see
+            /// `metapseudo finetune`).
+            #[arg(value_name = "N")]
+            finetune_steps: u64 => "finetune.steps",
+            /// MPL role-playing: teacher and student swap roles every `epoch` or every N steps.
+            #[arg(value_name = "epoch|N")]
+            role_swap: String => "mpl.role_swap",
+        }
+        switches {
+            /// Skip undecodable images in a folder with a warning.
+            skip_bad_images => "data.skip_bad_images",
+            /// Write TensorBoard event files of every logged scalar into the run folder.
+            tensorboard => "output.tensorboard",
+        }
+    }
+}
+
+/// `metapseudo train`'s arguments.
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    flags: TrainFlags,
+    /// Labeled samples per class.
+    #[arg(long, group = "budget")]
+    labels_per_class: Option<usize>,
+    /// Labeled samples in total, balanced over classes.
+    #[arg(long, group = "budget")]
+    labels: Option<usize>,
+    /// Percentage of each class that keeps its label.
+    #[arg(long, group = "budget")]
+    labels_percent: Option<f64>,
+    #[command(flatten)]
+    layers: LayerArgs,
+    /// Run folder (default: runs/<method>-<data>-seed<seed>-<time>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the run in this folder from its last checkpoint.
+    #[arg(long, conflicts_with_all = ["data", "method", "seed", "steps", "budget", "preset", "config", "sets", "out", "checkpoint_every", "skip_bad_images", "tensorboard", "unlabeled_loss", "role_swap", "teacher_run", "finetune_steps"])]
+    resume: Option<PathBuf>,
+    /// Save a checkpoint and exit after this many steps.
+    #[arg(long)]
+    stop_at: Option<u64>,
+    #[command(flatten)]
+    device: DeviceArg,
+    /// No progress bar and no final table.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl TrainArgs {
+    fn layers(&self) -> Result<ConfigLayers> {
+        let mut flags = self.flags.flags();
+        if let Some(d) = self.device.name() {
+            flags.push(("train.device".into(), Value::String(d.to_string())));
+        }
+        // One label budget replaces the preset's: the other two are cleared.
+        let budget = [
+            (
+                "data.labels_per_class",
+                self.labels_per_class.map(|n| Value::Integer(n as i64)),
+            ),
+            ("data.labels", self.labels.map(|n| Value::Integer(n as i64))),
+            ("data.labels_percent", self.labels_percent.map(Value::Float)),
+        ];
+        if budget.iter().any(|(_, v)| v.is_some()) {
+            for (k, v) in budget {
+                let zero = if k.ends_with("percent") {
+                    Value::Float(0.0)
+                } else {
+                    Value::Integer(0)
+                };
+                flags.push((k.to_string(), v.unwrap_or(zero)));
+            }
+        }
+        self.layers.with_flags(flags)
+    }
+}
+
+fn default_out(config: &Config) -> PathBuf {
+    let data = config.data.spec.short_name();
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    PathBuf::from("runs").join(format!(
+        "{}-{}-seed{}-{}",
+        config.method,
+        data,
+        config.seed,
+        utc_stamp(secs)
+    ))
+}
+
+/// `YYYYmmdd-HHMMSS` in UTC.
+fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Runs `metapseudo train`.
+pub fn run(args: TrainArgs) -> Result<()> {
+    let opts = TrainOptions {
+        stop_at: args.stop_at,
+        quiet: args.quiet,
+        init: None,
+        device: args.device.device.clone(),
+    };
+    let (run, outcome) = match &args.resume {
+        Some(dir) => {
+            let run = RunDir { dir: dir.clone() };
+            let outcome = train(None, &run, &opts)?;
+            (run, outcome)
+        }
+        None => {
+            let config = args.layers()?.resolve()?;
+            for warning in metapseudo::methods::warnings(&config) {
+                eprintln!("warning: {warning}");
+            }
+            let run = RunDir {
+                dir: args.out.clone().unwrap_or_else(|| default_out(&config)),
+            };
+            let outcome = train(Some(&config), &run, &opts)?;
+            (run, outcome)
+        }
+    };
+    match outcome {
+        Outcome::Finished(mut summary) => {
+            let ft = run.read_config()?.finetune;
+            if ft.steps > 0 {
+                let stage_opts = TrainOptions {
+                    stop_at: None,
+                    ..opts
+                };
+                if let Some(s) = finetune(&run, &ft, &stage_opts)? {
+                    *summary = s;
+                }
+            }
+            if !args.quiet {
+                print!("{}", summary.table());
+                println!("run folder: {}", run.dir.display());
+            }
+        }
+        Outcome::Stopped { step } => {
+            if !args.quiet {
+                println!(
+                    "stopped at step {step}; continue with: metapseudo train --resume {}",
+                    run.dir.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_stamp_formats_dates() {
+        assert_eq!(super::utc_stamp(0), "19700101-000000");
+        assert_eq!(super::utc_stamp(1_700_000_000), "20231114-221320");
+    }
+}
