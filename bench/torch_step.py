@@ -5,7 +5,7 @@ WRN-28-2 as in the MPL code (pre-activation blocks, LeakyReLU 0.1, BN momentum 0
 momentum 0.9 nesterov, weight decay 5e-4 on weights, random inputs already in memory.
 
   supervised: forward + cross entropy + backward + SGD step on a batch of B labeled images.
-  mpl:        the first-order MPL step of ALGORITHMS.md section 4 (teacher forward on
+  mpl:        the first-order MPL step of docs/methods.md (teacher forward on
               labeled+weak+strong, student forward on labeled+strong and update, student forward
               on labeled, teacher UDA + MPL loss and update), B labeled, mu*B unlabeled.
 
