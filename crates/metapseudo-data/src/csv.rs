@@ -1,4 +1,6 @@
 //! CSV tables of numeric features and a class label column; an empty label means unlabeled.
+//! The `csv` crate reads the rows (quoting, byte-order marks, `;` or tab delimiters); this
+//! file gives them their meaning: the label column, the header, numeric features, classes.
 
 use crate::dataset::{Dataset, Samples};
 use crate::error::{DataError, Result};
@@ -68,15 +70,38 @@ pub struct CsvTable {
     pub feature_names: Vec<String>,
 }
 
-fn split_row(line: &str) -> Vec<&str> {
-    line.split(',')
-        .map(|c| {
-            let c = c.trim();
-            c.strip_prefix('"')
-                .and_then(|c| c.strip_suffix('"'))
-                .unwrap_or(c)
-        })
-        .collect()
+/// A row's line number and its fields.
+type Row = (usize, Vec<String>);
+
+/// The non-empty rows of CSV text with their line numbers, read by the `csv` crate: quoted
+/// fields (with commas or quotes inside) resolved, fields trimmed, a UTF-8 byte-order mark
+/// dropped. The delimiter is the first of `,`, `;` and tab that the first row has.
+fn read_rows(text: &str) -> std::result::Result<Vec<Row>, (usize, String)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let delimiter = [b',', b';', b'\t']
+        .into_iter()
+        .find(|d| first.as_bytes().contains(d))
+        .unwrap_or(b',');
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(::csv::Trim::All)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line() as usize);
+            (line, e.to_string())
+        })?;
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        rows.push((line, record.iter().map(str::to_string).collect()));
+    }
+    Ok(rows)
 }
 
 fn is_number(cell: &str) -> bool {
@@ -91,12 +116,7 @@ pub fn parse_csv(text: &str, path: &Path, opts: &CsvOptions) -> Result<CsvTable>
         column,
         message,
     };
-    let rows: Vec<(usize, Vec<&str>)> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| (i + 1, split_row(l)))
-        .collect();
+    let rows = read_rows(text).map_err(|(line, message)| err(line, 0, message))?;
     let Some((first_line, first)) = rows.first() else {
         return Err(err(0, 0, "the file has no rows".into()));
     };
@@ -145,7 +165,7 @@ pub fn parse_csv(text: &str, path: &Path, opts: &CsvOptions) -> Result<CsvTable>
         .iter()
         .map(|&j| {
             if header {
-                first[j].to_string()
+                first[j].clone()
             } else {
                 format!("column {}", j + 1)
             }
@@ -193,7 +213,7 @@ pub fn parse_csv(text: &str, path: &Path, opts: &CsvOptions) -> Result<CsvTable>
             }
             features.push(v);
         }
-        let l = cells[label_col];
+        let l = cells[label_col].as_str();
         raw_labels.push(if l.is_empty() { None } else { Some(l) });
     }
     if raw_labels.is_empty() {
@@ -314,6 +334,27 @@ mod tests {
 
     fn parse(text: &str, opts: &CsvOptions) -> Result<CsvTable> {
         parse_csv(text, Path::new("t.csv"), opts)
+    }
+
+    #[test]
+    fn quoted_fields_byte_order_marks_and_other_delimiters_are_read() {
+        let comma = parse(
+            "\u{feff}\"x\",y,\"kind, of\"\n1,2,\"a, b\"\n3,4,c\n",
+            &CsvOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(comma.feature_names, ["x", "y"]);
+        assert_eq!(comma.classes, ["a, b", "c"]);
+        assert_eq!(comma.samples.features, [1.0, 2.0, 3.0, 4.0]);
+        let semicolon = parse("x;y;class\n1.5;2;a\n3;4;b\n", &CsvOptions::default()).unwrap();
+        assert_eq!(semicolon.samples.features, [1.5, 2.0, 3.0, 4.0]);
+        assert_eq!(
+            semicolon,
+            parse("x\ty\tclass\n1.5\t2\ta\n3\t4\tb\n", &CsvOptions::default()).unwrap()
+        );
+        // Line numbers in errors count the file's lines, blank ones included.
+        let e = parse("x,y,c\n\n1,2,a\n1,z,b\n", &CsvOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("line 4, column 2"), "{e}");
     }
 
     #[test]

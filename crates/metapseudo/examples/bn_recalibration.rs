@@ -12,7 +12,7 @@ use metapseudo::config::ModelConfig;
 use metapseudo::eval::{EvalInputs, ModelEval, predict_logits, true_classes};
 use metapseudo::models::{Network, bn_momentum};
 use metapseudo::predict::Predictor;
-use metapseudo::train::run::{RunData, RunDir};
+use metapseudo::run::{RunData, RunDir};
 use metapseudo_data::Rng;
 use std::path::PathBuf;
 

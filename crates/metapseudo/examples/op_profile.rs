@@ -3,10 +3,10 @@
 //! against the ones in `metapseudo::models`. Where a step's time goes.
 //!
 //! Then the convolution kernels alone, at the three stages' shapes of a WRN-28-2 step at batch
-//! 64: the padded-layout products (`models::conv::kernels`, packing included) and the direct
-//! AVX-512 kernels (`models::conv::direct`), forward, input gradient and weight gradient.
+//! 64: the padded-layout products (`kernels::conv::kernels`, packing included) and the direct
+//! AVX-512 kernels (`kernels::conv::direct`), forward, input gradient and weight gradient.
 //! `bench/torch_conv.py` times PyTorch's at the same shapes. Last, the two stride-2 3x3
-//! convolutions, forward and backward: Burn's against the stride phases (`models::conv::strided`).
+//! convolutions, forward and backward: Burn's against the stride phases (`kernels::conv::strided`).
 //!
 //! cargo run --release --example op_profile
 
@@ -15,8 +15,9 @@ use burn::tensor::activation::{leaky_relu, relu};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor};
-use metapseudo::models::conv::{channels_last, direct, kernels};
-use metapseudo::models::{conv, layers};
+use metapseudo::kernels::conv;
+use metapseudo::kernels::conv::{channels_last, direct, kernels};
+use metapseudo::models::layers;
 use std::time::Instant;
 
 /// Prints the mean milliseconds of `f` over `reps` calls after one untimed call.

@@ -6,6 +6,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use metapseudo_data::Examples;
 use metapseudo_data::normalize::Normalizer;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How one model did on one split.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -150,6 +151,55 @@ pub fn mean_logits(models: &[&Vec<Vec<f32>>]) -> Vec<Vec<f32>> {
             row.iter_mut().for_each(|a| *a /= n);
             row
         })
+        .collect()
+}
+
+/// Softmax of each row of logits.
+pub fn softmax_rows(logits: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    logits
+        .iter()
+        .map(|row| {
+            let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let e: Vec<f32> = row.iter().map(|&v| (v - m).exp()).collect();
+            let s: f32 = e.iter().sum();
+            e.into_iter().map(|v| v / s).collect()
+        })
+        .collect()
+}
+
+/// Each model's logits over the same examples, by model name.
+pub type TestLogits = Vec<(String, Vec<Vec<f32>>)>;
+
+/// The logits of `models` (by name) over `inputs`; where both a `student` and a `teacher` are
+/// among them, also the `ensemble`, the mean of their logits.
+pub fn test_logits(
+    models: &[(&str, &Network)],
+    inputs: EvalInputs<'_>,
+    device: &Device,
+) -> TestLogits {
+    let mut out: TestLogits = models
+        .iter()
+        .map(|(name, m)| (name.to_string(), predict_logits(m, inputs, device)))
+        .collect();
+    let find = |name: &str| out.iter().find(|(n, _)| n == name).map(|(_, r)| r);
+    if let (Some(s), Some(t)) = (find("student"), find("teacher")) {
+        let mean = mean_logits(&[s, t]);
+        out.push(("ensemble".to_string(), mean));
+    }
+    out
+}
+
+/// Accuracy, per-class accuracy and confusion matrix of each model from its logits over
+/// `examples`, which has `classes` classes.
+pub fn evaluations(
+    logits: &TestLogits,
+    examples: &Examples,
+    classes: usize,
+) -> BTreeMap<String, ModelEval> {
+    let truth = true_classes(examples);
+    logits
+        .iter()
+        .map(|(name, rows)| (name.clone(), ModelEval::from_logits(rows, &truth, classes)))
         .collect()
 }
 

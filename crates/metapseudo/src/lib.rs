@@ -7,13 +7,16 @@ pub mod device;
 pub mod eval;
 pub mod export;
 pub mod io;
+pub mod kernels;
 pub mod losses;
 pub mod methods;
 pub mod models;
 pub mod optim;
 pub mod params;
+pub mod parity;
 pub mod predict;
 pub mod report;
+pub mod run;
 pub mod sysmem;
 pub mod train;
 

@@ -25,17 +25,22 @@ pub fn config_with(preset: Option<&str>, sets: &[String]) -> metapseudo::config:
 /// Trains `config` to the end in the new run folder `run`, quietly, in this process.
 pub fn train_to_end(
     config: &metapseudo::config::Config,
-    run: &metapseudo::train::run::RunDir,
-) -> metapseudo::train::run::Summary {
+    run: &metapseudo::run::RunDir,
+) -> metapseudo::run::Summary {
     use metapseudo::train::trainer::{Outcome, TrainOptions, train};
     let opts = TrainOptions {
         quiet: true,
         ..Default::default()
     };
-    match train(Some(config), run, &opts).unwrap() {
+    let summary = match train(Some(config), run, &opts).unwrap() {
         Outcome::Finished(summary) => *summary,
         Outcome::Stopped { .. } => panic!("the run did not finish"),
+    };
+    // As `metapseudo train` does: the report is written after training.
+    if config.output.report {
+        metapseudo::report::write_report(run, None).unwrap();
     }
+    summary
 }
 
 /// Runs the `metapseudo` binary.

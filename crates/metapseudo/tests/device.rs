@@ -8,8 +8,9 @@
 
 mod common;
 
-use metapseudo::device::{self, parity};
-use metapseudo::train::run::RunDir;
+use metapseudo::device;
+use metapseudo::parity;
+use metapseudo::run::RunDir;
 
 /// The device under test, opened, or `None` (with a note) when none is named.
 fn device_under_test() -> Option<(String, burn::tensor::Device)> {
@@ -59,8 +60,7 @@ fn mpl_learns_the_moons_on_the_device_as_on_the_cpu_and_predicts_there_alike() {
     assert!(other > 0.9, "{name}: {other}");
     assert!((cpu - other).abs() < 0.05, "cpu {cpu}, {name} {other}");
     // The device's model predicts there as on the CPU.
-    let data =
-        metapseudo::train::run::RunData::prepare(&config, Some(run.read_split().unwrap())).unwrap();
+    let data = metapseudo::run::RunData::prepare(&config, Some(run.read_split().unwrap())).unwrap();
     let logits = |on: &burn::tensor::Device| {
         metapseudo::predict::Predictor::from_run(&run.dir, None, on)
             .unwrap()

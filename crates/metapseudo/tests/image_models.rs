@@ -3,7 +3,7 @@
 
 mod common;
 
-use metapseudo::train::run::RunDir;
+use metapseudo::run::RunDir;
 
 /// Mean of `key` over the first and the last `n` metric lines that have it.
 fn first_and_last_mean(metrics: &str, key: &str, n: usize) -> (f64, f64) {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use metapseudo::train::run::{RunDir, Summary};
+use metapseudo::run::{RunDir, Summary};
 
 fn run(method: &str, extra: &[&str]) -> Summary {
     run_with_metrics(method, extra).0

@@ -3,8 +3,8 @@
 mod common;
 
 use metapseudo::report::tensorboard::{event_files, read_event_file};
-use metapseudo::train::metrics::read_metrics;
-use metapseudo::train::run::RunDir;
+use metapseudo::run::RunDir;
+use metapseudo::run::metrics::read_metrics;
 use std::path::Path;
 
 fn stdout(out: &std::process::Output) -> String {
@@ -157,8 +157,7 @@ fn predict_matches_evaluation_and_exports_give_identical_predictions() {
     let (run, _) = moons_run(&dir, &["--quiet", "--set", "output.report=false"]);
     // The moons test set as CSV rows with their labels (the label column is dropped).
     let config = run.read_config().unwrap();
-    let data =
-        metapseudo::train::run::RunData::prepare(&config, Some(run.read_split().unwrap())).unwrap();
+    let data = metapseudo::run::RunData::prepare(&config, Some(run.read_split().unwrap())).unwrap();
     let test = data.dataset.test.table().unwrap();
     let mut csv = String::from("x,y,label\n");
     for i in 0..test.len() {

@@ -7,8 +7,8 @@ use metapseudo::config::MethodName;
 use metapseudo::data::policy::PolicyName;
 use metapseudo::datatools::bench::{AugmentBench, bench_augment};
 use metapseudo::methods::TeacherKind;
+use metapseudo::run::load_dataset;
 use metapseudo::train::bench_step::{StepBench, bench_step};
-use metapseudo::train::run::load_dataset;
 use toml::Value;
 
 /// `metapseudo bench`'s subcommands.

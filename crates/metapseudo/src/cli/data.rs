@@ -6,8 +6,8 @@ use clap::Subcommand;
 use metapseudo::data::policy::PolicyName;
 use metapseudo::datatools::inspect::DataReport;
 use metapseudo::datatools::preview::{PreviewOptions, write_preview};
+use metapseudo::run::load_dataset;
 use metapseudo::train::batches::image_policy;
-use metapseudo::train::run::load_dataset;
 use std::path::PathBuf;
 
 /// `metapseudo data`'s subcommands.

@@ -29,7 +29,8 @@ pub struct DevicesArgs {
 pub fn run(args: DevicesArgs) -> Result<()> {
     let (check, model, batch) = (args.check.as_deref(), args.model.as_deref(), args.batch);
     let (tolerance, gradient_tolerance) = (args.tolerance, args.gradient_tolerance);
-    use metapseudo::device::{self, DeviceName, parity};
+    use metapseudo::device::{self, DeviceName};
+    use metapseudo::parity;
     let Some(name) = check else {
         for name in DeviceName::EACH_BACKEND {
             let state = match name.missing_feature() {

@@ -3,9 +3,9 @@
 use super::args::DeviceArg;
 use anyhow::Result;
 use clap::Args;
-use metapseudo::train::finetune::MODEL as FINETUNED;
-use metapseudo::train::run::RunDir;
-use metapseudo::train::trainer::load_session;
+use metapseudo::predict::SavedRun;
+use metapseudo::run::FINETUNED;
+use metapseudo::run::RunDir;
 use std::path::PathBuf;
 
 /// `metapseudo eval`'s arguments.
@@ -25,12 +25,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let EvalArgs { dir, json, device } = args;
     let device = device.name();
     let run = RunDir { dir };
-    let (session, _) = load_session(&run, device)?;
+    let models = SavedRun::load(&run, device)?;
+    let mut summary = models.summary(&models.test_logits());
     let saved = run.read_summary().ok().flatten();
-    let wall = saved
-        .as_ref()
-        .map_or(session.elapsed_before, |s| s.wall_seconds);
-    let mut summary = session.summary(wall);
+    if let Some(old) = &saved {
+        summary.wall_seconds = old.wall_seconds;
+    }
     // The finetuned model lives in the stage's folder: its figures are carried over (re-evaluate
     // it with `metapseudo eval DIR/finetune`).
     if let Some(old) = saved

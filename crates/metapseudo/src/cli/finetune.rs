@@ -1,12 +1,13 @@
 //! `metapseudo finetune`: the finetune stage on a finished run.
 
 use super::args::{DeviceArg, config_flags};
+use super::report::after_training;
 use anyhow::Result;
 use clap::Args;
 use metapseudo::config::layers::override_config;
 use metapseudo::config::{Config, FinetuneConfig};
-use metapseudo::train::finetune::{finetune, stage_dir};
-use metapseudo::train::run::RunDir;
+use metapseudo::run::RunDir;
+use metapseudo::train::finetune::finetune;
 use metapseudo::train::trainer::TrainOptions;
 use std::path::PathBuf;
 
@@ -76,9 +77,10 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     };
     match finetune(&run, &ft, &opts)? {
         Some(summary) => {
+            after_training(&run.stage(), args.device.name())?;
             if !args.quiet {
                 print!("{}", summary.table());
-                println!("stage folder: {}", stage_dir(&run).dir.display());
+                println!("stage folder: {}", run.stage().dir.display());
             }
         }
         None => {

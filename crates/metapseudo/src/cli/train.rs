@@ -2,12 +2,13 @@
 //! continue one.
 
 use super::args::{DeviceArg, LayerArgs, config_flags};
+use super::report::after_training;
 use anyhow::Result;
 use clap::Args;
 use metapseudo::config::layers::ConfigLayers;
 use metapseudo::config::{Config, MethodName};
+use metapseudo::run::RunDir;
 use metapseudo::train::finetune::finetune;
-use metapseudo::train::run::RunDir;
 use metapseudo::train::trainer::{Outcome, TrainOptions, train};
 use std::path::PathBuf;
 use toml::Value;
@@ -174,6 +175,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     };
     match outcome {
         Outcome::Finished(mut summary) => {
+            after_training(&run, args.device.name())?;
             let ft = run.read_config()?.finetune;
             if ft.steps > 0 {
                 let stage_opts = TrainOptions {
@@ -181,6 +183,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
                     ..opts
                 };
                 if let Some(s) = finetune(&run, &ft, &stage_opts)? {
+                    after_training(&run.stage(), args.device.name())?;
                     *summary = s;
                 }
             }

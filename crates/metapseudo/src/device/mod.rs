@@ -3,7 +3,6 @@
 //! or DirectX, whichever the machine offers).
 
 pub mod kernel_cache;
-pub mod parity;
 
 use anyhow::{Result, anyhow, bail};
 use burn::tensor::{Device, Tensor};

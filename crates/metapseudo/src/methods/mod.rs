@@ -50,6 +50,28 @@ impl Scalar {
 /// for NaN/inf.
 pub type Scalars = Vec<(&'static str, Scalar)>;
 
+/// Reads a step's scalars to host numbers, in order.
+pub fn read_scalars(scalars: &Scalars) -> Vec<(&'static str, f64)> {
+    scalars
+        .iter()
+        .map(|(name, s)| {
+            let v = match s {
+                Scalar::Value(v) => *v,
+                Scalar::Tensor(t) => f64::from((**t).clone().into_scalar::<f32>()),
+            };
+            (*name, v)
+        })
+        .collect()
+}
+
+/// The first loss term that is NaN or infinite, if any.
+pub fn non_finite_loss(values: &[(&'static str, f64)]) -> Option<(&'static str, f64)> {
+    values
+        .iter()
+        .find(|(name, v)| name.starts_with("loss/") && !v.is_finite())
+        .copied()
+}
+
 /// One training algorithm.
 pub trait Method {
     /// Performs one training step (0-based `step`) and returns what to log.
@@ -249,6 +271,14 @@ pub fn variant(config: &Config, swap_every: Option<u64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_non_finite_loss_term_is_found() {
+        assert_eq!(
+            non_finite_loss(&[("mpl/h", f64::NAN), ("loss/x", f64::INFINITY)]),
+            Some(("loss/x", f64::INFINITY))
+        );
+    }
 
     #[test]
     fn every_method_name_has_one_registry_entry() {

@@ -1,7 +1,7 @@
 //! Building blocks shared by the image networks: seeded initialisers, a bias-free convolution,
 //! batch norm with a chosen momentum, a dense layer, pooling and the leaky ReLU.
 
-use super::norm_act;
+use crate::kernels::norm_act;
 use burn::module::{Flag, Module, Param, RunningState};
 use burn::nn::Linear;
 use burn::tensor::module::{adaptive_avg_pool2d, max_pool2d};
@@ -76,7 +76,7 @@ impl Conv {
 
     /// `[B, in, H, W] -> [B, out, H', W']`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        super::conv::conv2d(x, self.weight.val(), self.stride, self.padding)
+        crate::kernels::conv::conv2d(x, self.weight.val(), self.stride, self.padding)
     }
 }
 
@@ -85,7 +85,7 @@ impl Conv {
 /// statistics in validation. The running statistics are state, not trainable parameters.
 ///
 /// Burn's `BatchNorm` gives the same values. On flex this one runs as one fused operation with
-/// the activation after it ([`BatchNorm::forward_then`], [`super::norm_act`]); elsewhere it
+/// the activation after it ([`BatchNorm::forward_then`], [`crate::kernels::norm_act`]); elsewhere it
 /// computes the batch moments in one reduction over a `[B, C, H*W]` view and applies them as
 /// one scale and shift (BENCHMARKS.md has both against Burn's).
 #[derive(Module, Debug)]
@@ -106,7 +106,7 @@ pub struct BatchNorm {
 }
 
 /// What follows a batch norm; on flex it is fused with the normalisation
-/// ([`super::norm_act`]).
+/// ([`crate::kernels::norm_act`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Act {
     /// Nothing: the normalised map itself.

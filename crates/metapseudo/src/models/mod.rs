@@ -1,9 +1,7 @@
 //! Networks by name: a registry that builds each from the configuration and the data's shape.
 
-pub mod conv;
 pub mod layers;
 pub mod mlp;
-pub mod norm_act;
 pub mod plain_cnn;
 pub mod reduced;
 pub mod resnet;

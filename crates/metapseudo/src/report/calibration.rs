@@ -70,22 +70,10 @@ pub fn calibration(probs: &[Vec<f32>], truth: &[usize], bins: usize) -> Calibrat
     Calibration { ece, bins }
 }
 
-/// Softmax of each row of logits.
-pub fn softmax_rows(logits: &[Vec<f32>]) -> Vec<Vec<f32>> {
-    logits
-        .iter()
-        .map(|row| {
-            let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let e: Vec<f32> = row.iter().map(|&v| (v - m).exp()).collect();
-            let s: f32 = e.iter().sum();
-            e.into_iter().map(|v| v / s).collect()
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eval::softmax_rows;
 
     #[test]
     fn ece_of_hand_made_predictions() {

@@ -2,7 +2,7 @@
 //! seeds and the gain over the supervised run of the same data and label count.
 
 use super::html::escape;
-use crate::train::run::{RunDir, Summary};
+use crate::run::{RunDir, Summary};
 use anyhow::{Context, Result, bail};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

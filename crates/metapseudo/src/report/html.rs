@@ -313,7 +313,7 @@ pub fn page(c: &ReportContent) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::metrics::MetricsLine;
+    use crate::run::metrics::MetricsLine;
 
     #[test]
     fn accuracies_chart_apart_from_the_other_eval_scalars() {

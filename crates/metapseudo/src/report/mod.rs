@@ -9,14 +9,15 @@ pub mod plots;
 pub mod tensorboard;
 
 use crate::eval::{
-    EvalInputs, ModelEval, Output, argmax_row, predict_rows, predict_rows_at, true_classes,
+    EvalInputs, ModelEval, Output, TestLogits, argmax_row, evaluations, predict_rows,
+    predict_rows_at, softmax_rows, true_classes,
 };
 use crate::io::write_atomic;
-use crate::train::metrics::{MetricsLine, read_metrics};
-use crate::train::run::{RunDir, SplitRecord, Summary};
-use crate::train::trainer::{Session, TestLogits, load_session};
+use crate::predict::SavedRun;
+use crate::run::metrics::{MetricsLine, read_metrics};
+use crate::run::{RunDir, SplitRecord, Summary};
 use anyhow::{Context, Result};
-use calibration::{Calibration, calibration, softmax_rows};
+use calibration::{Calibration, calibration};
 use embed::{Rows, TsneOptions, pca_2d, tsne_2d};
 use metapseudo_data::Rng;
 use metapseudo_data::dataset::{Examples, Samples};
@@ -95,9 +96,10 @@ fn sample_indices(n: usize, count: usize, rng: &mut Rng) -> Vec<usize> {
     all
 }
 
-/// Gathers the report of `session`, which has finished with `summary`.
+/// Gathers the report of the run `saved` holds, whose models gave `logits` and whose summary
+/// is `summary`.
 pub fn report_content(
-    session: &Session,
+    saved: &SavedRun,
     run: &RunDir,
     summary: &Summary,
     logits: &TestLogits,
@@ -107,13 +109,13 @@ pub fn report_content(
     } else {
         Vec::new()
     };
-    let data = &session.data;
+    let data = &saved.data;
     let inputs = EvalInputs {
         examples: &data.dataset.test,
         normalizer: &data.normalizer,
     };
     let truth = true_classes(inputs.examples);
-    let evals = session.evaluations(logits);
+    let evals = evaluations(logits, inputs.examples, data.dataset.num_classes());
     let models = logits
         .iter()
         .map(|(name, rows)| ModelReport {
@@ -122,22 +124,16 @@ pub fn report_content(
             calibration: calibration(&softmax_rows(rows), &truth, CALIBRATION_BINS),
         })
         .collect();
-    let out = &session.config.output;
-    let embedded = session
-        .models()
+    let out = &saved.config.output;
+    let embedded = saved
+        .named()
         .into_iter()
         .find(|(n, _)| *n == summary.reported_model)
-        .or_else(|| session.models().into_iter().next())
+        .or_else(|| saved.named().into_iter().next())
         .context("the run has no model")?;
-    let mut rng = Rng::stream(session.config.seed, "report");
+    let mut rng = Rng::stream(saved.config.seed, "report");
     let chosen = sample_indices(inputs.examples.len(), out.embed_points, &mut rng);
-    let features = predict_rows_at(
-        embedded.1,
-        inputs,
-        &chosen,
-        Output::Features,
-        &session.device,
-    );
+    let features = predict_rows_at(embedded.1, inputs, &chosen, Output::Features, &saved.device);
     let labels: Vec<usize> = chosen.iter().map(|&i| truth[i]).collect();
     let mut embeddings = Vec::new();
     if !features.is_empty() {
@@ -151,7 +147,7 @@ pub fn report_content(
             let points = tsne_2d(
                 &Rows::from_vecs(&features[..k]),
                 TsneOptions {
-                    seed: session.config.seed,
+                    seed: saved.config.seed,
                     ..TsneOptions::default()
                 },
             );
@@ -164,20 +160,20 @@ pub fn report_content(
     }
     Ok(ReportContent {
         summary: summary.clone(),
-        config_toml: session.config.to_toml(),
+        config_toml: saved.config.to_toml(),
         split: data.split.clone(),
         metrics,
         models,
         embedded_model: embedded.0.to_string(),
         test_size: inputs.examples.len(),
         embeddings,
-        regions: decision_regions(session, &mut rng),
+        regions: decision_regions(saved, &mut rng),
     })
 }
 
 /// Each model's decision regions over the training data's bounding box, for 2-D tables.
-fn decision_regions(session: &Session, rng: &mut Rng) -> Option<Regions> {
-    let data = &session.data;
+fn decision_regions(saved: &SavedRun, rng: &mut Rng) -> Option<Regions> {
+    let data = &saved.data;
     let train = data.dataset.train.table().filter(|t| t.dim == 2)?;
     let range = |k: usize| {
         let (lo, hi) = (0..train.len())
@@ -206,11 +202,11 @@ fn decision_regions(session: &Session, rng: &mut Rng) -> Option<Regions> {
         examples: &grid,
         normalizer: &data.normalizer,
     };
-    let grids = session
-        .models()
+    let grids = saved
+        .named()
         .into_iter()
         .map(|(name, model)| {
-            let classes = predict_rows(model, inputs, Output::Logits, &session.device)
+            let classes = predict_rows(model, inputs, Output::Logits, &saved.device)
                 .iter()
                 .map(|r| argmax_row(r))
                 .collect();
@@ -246,34 +242,19 @@ fn decision_regions(session: &Session, rng: &mut Rng) -> Option<Regions> {
     })
 }
 
-/// `report.html` of a run folder.
-pub fn report_path(run: &RunDir) -> PathBuf {
-    run.dir.join("report.html")
-}
-
-/// Writes `report.html` for a finished `session`.
-pub fn write_report(
-    session: &Session,
-    run: &RunDir,
-    summary: &Summary,
-    logits: &TestLogits,
-) -> Result<PathBuf> {
-    let content = report_content(session, run, summary, logits)?;
-    let page = html::page(&content)?;
-    let path = report_path(run);
-    write_atomic(&path, page.as_bytes())?;
-    Ok(path)
-}
-
-/// Rebuilds `report.html` of a run folder from its checkpoint, metrics and summary, computing
-/// on `device` (default: the run's own).
-pub fn rebuild_report(run: &RunDir, device: Option<&str>) -> Result<PathBuf> {
-    let (session, _) = load_session(run, device)?;
-    let logits = session.test_logits();
+/// Writes `report.html` of a run folder from its checkpoint, metrics and summary, computing on
+/// `device` (default: the run's own). A run that has not finished is reported as it stands at
+/// its last checkpoint.
+pub fn write_report(run: &RunDir, device: Option<&str>) -> Result<PathBuf> {
+    let saved = SavedRun::load(run, device)?;
+    let logits = saved.test_logits();
     let summary = match run.read_summary()? {
         Some(summary) => summary,
-        // A run stopped before its end: report it as it stands.
-        None => session.summary_from(&logits, session.elapsed_before),
+        None => saved.summary(&logits),
     };
-    write_report(&session, run, &summary, &logits)
+    let content = report_content(&saved, run, &summary, &logits)?;
+    let page = html::page(&content)?;
+    let path = run.report();
+    write_atomic(&path, page.as_bytes())?;
+    Ok(path)
 }

@@ -1,8 +1,8 @@
 //! The batch stream a configuration asks for: views by data kind, batch sizes, workers.
 
-use super::run::RunData;
 use crate::config::Padding as PaddingName;
 use crate::config::{AugmentConfig, Config};
+use crate::run::RunData;
 use anyhow::Result;
 use metapseudo_data::Examples;
 use metapseudo_data::imageops::Padding;

@@ -10,27 +10,14 @@
 //! When it finishes, the finetuned run's summary gains the model `finetuned` (reported) and a
 //! before/after record.
 
-use super::run::{FinetuneRecord, RunData, RunDir, Summary, count_per_class};
 use super::trainer::{InitFrom, Outcome, TrainOptions, train};
 use crate::config::{Config, FinetuneConfig, OptimConfig};
 use crate::config::{ReportedModel, ScheduleKind};
 use crate::io::write_atomic;
+use crate::run::{FinetuneRecord, RunData, RunDir, STAGE_FOLDER, Summary, count_per_class};
 use anyhow::{Context, Result, bail};
 use metapseudo_data::Rng;
 use metapseudo_data::split::{ValidationSource, carve_validation};
-
-/// The stage's sub-folder in the finetuned run's folder.
-pub const FOLDER: &str = "finetune";
-
-/// The model name the finetuned model gets in the finetuned run's summary.
-pub const MODEL: &str = "finetuned";
-
-/// The stage's folder inside run `parent`.
-pub fn stage_dir(parent: &RunDir) -> RunDir {
-    RunDir {
-        dir: parent.dir.join(FOLDER),
-    }
-}
 
 /// The model the stage starts from: `ft.from`, or the EMA when the run keeps one.
 pub fn start_model(config: &Config, ft: &FinetuneConfig) -> String {
@@ -126,8 +113,8 @@ fn prepare_stage(
         &stage.split(),
         serde_json::to_string_pretty(&stage_split)?.as_bytes(),
     )?;
-    let pre = crate::predict::read_preprocess(parent, config)?;
-    crate::predict::save_preprocess(stage, &pre)
+    let pre = parent.read_preprocess(config)?;
+    stage.save_preprocess(&pre)
 }
 
 /// Runs the finetune stage of the finished run `parent` with settings `ft` (or continues the
@@ -146,7 +133,7 @@ pub fn finetune(
             parent.dir.display()
         );
     };
-    let stage = stage_dir(parent);
+    let stage = parent.stage();
     let ft = if stage.config().exists() {
         let saved = stage.read_config()?;
         if !opts.quiet {
@@ -191,7 +178,7 @@ pub fn finetune(
     // The stage reports its best model by validation, or its last without validation samples.
     let after = stage_summary.models[&stage_summary.reported_model].clone();
     let record = FinetuneRecord {
-        folder: FOLDER.into(),
+        folder: STAGE_FOLDER.into(),
         from,
         steps: stage_summary.steps,
         before,

@@ -1,9 +1,9 @@
 //! Reduced MPL's large teacher: a trained run's model, run once over this run's training pool.
 
-use super::run::RunData;
 use crate::config::Config;
 use crate::methods::reduced_mpl::TeacherLogits;
 use crate::predict::Predictor;
+use crate::run::RunData;
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use std::path::Path;

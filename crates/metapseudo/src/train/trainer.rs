@@ -5,16 +5,17 @@
 
 use super::batches::batch_stream;
 use super::ema::Ema;
-use super::metrics::{MetricsLog, non_finite_loss, read_scalars};
 use super::progress::Progress;
-use super::run::{RunData, RunDir, Summary};
 use crate::config::Config;
 use crate::io::{TensorFile, write_atomic};
 use crate::methods::{self, Inputs, Learner, Method, TeacherKind, TensorBatch, TrainContext};
+use crate::methods::{non_finite_loss, read_scalars};
 use crate::models::reduced::ReducedTeacher;
 use crate::models::{self, ModelShape, Network};
 use crate::params::import_tensors;
 use crate::report::tensorboard::EventLog;
+use crate::run::metrics::MetricsLog;
+use crate::run::{RunData, RunDir, Summary};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use metapseudo_data::Rng;
@@ -25,8 +26,7 @@ mod best;
 mod checkpoint;
 mod evaluation;
 
-pub use best::{Best, BestRecord};
-pub use evaluation::TestLogits;
+pub use best::Best;
 
 /// Options of one `train` invocation that are not part of the configuration.
 #[derive(Clone, Debug, Default)]
@@ -313,7 +313,7 @@ fn fresh_session(run: &RunDir, device: Option<&str>) -> Result<Session> {
 }
 
 /// Reduced MPL reuses its teacher run's labeled split; other methods draw their own.
-fn teacher_split(config: &Config) -> Result<Option<super::run::SplitRecord>> {
+fn teacher_split(config: &Config) -> Result<Option<crate::run::SplitRecord>> {
     if methods::needs(config).teacher != TeacherKind::ReducedOverCachedLogits {
         return Ok(None);
     }
@@ -339,7 +339,7 @@ pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Resu
                 );
             }
             let data = RunData::prepare(config, teacher_split(config)?)?;
-            let preprocess = crate::predict::Preprocess::of(&data, config);
+            let preprocess = crate::run::Preprocess::of(&data, config);
             // The session (its device above all) is set up before the folder exists, so a run
             // that cannot start leaves nothing behind.
             let session = Session::new(config, data)?;
@@ -350,7 +350,7 @@ pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Resu
                 &run.split(),
                 serde_json::to_string_pretty(&session.data.split)?.as_bytes(),
             )?;
-            crate::predict::save_preprocess(run, &preprocess)?;
+            run.save_preprocess(&preprocess)?;
             (session, 0)
         }
         None if run.checkpoint().exists() => load_session(run, opts.device.as_deref())?,
@@ -453,19 +453,8 @@ fn run_loop(
         }
     }
     pb.finish();
-    // One pass over the test split serves the summary and the report.
-    let logits = s.test_logits();
-    let summary = s.summary_from(&logits, elapsed(s));
+    let summary = s.summary(elapsed(s));
     summary.save(&run.summary())?;
-    if s.config.output.report {
-        // A report that cannot be drawn must not cost the finished run.
-        if let Err(e) = crate::report::write_report(s, run, &summary, &logits) {
-            eprintln!(
-                "warning: report.html was not written: {e:#}; retry with `metapseudo report {}`",
-                run.dir.display()
-            );
-        }
-    }
     Ok(Outcome::Finished(Box::new(summary)))
 }
 

@@ -5,7 +5,7 @@ use super::Session;
 use crate::config::TieRule;
 use crate::eval::{EvalInputs, ModelEval, Output, predict_rows_at};
 use crate::models::Network;
-use serde::{Deserialize, Serialize};
+use crate::run::BestRecord;
 
 /// The best model by validation accuracy so far (`train.keep_best`).
 #[derive(Clone, Debug)]
@@ -14,20 +14,6 @@ pub struct Best {
     pub model: Network,
     /// Step, validation accuracy and the accuracy before the first step.
     pub record: BestRecord,
-}
-
-/// When the best model was seen and how good it was on validation.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BestRecord {
-    /// Step of the best model.
-    pub step: u64,
-    /// Its validation accuracy.
-    pub accuracy: f64,
-    /// Validation accuracy of the model before the first step.
-    pub initial: f64,
-    /// Its mean validation cross entropy (0 in records written before it was kept).
-    #[serde(default)]
-    pub loss: f64,
 }
 
 /// Accuracy and mean cross entropy on the validation samples.

@@ -1,35 +1,15 @@
 //! Checkpoints: everything a session needs to continue exactly, and its restore.
 
-use super::{Best, BestRecord, Session};
+use super::{Best, Session};
 use crate::io::TensorFile;
 use crate::methods::Learner;
 use crate::methods::common::merge_states;
 use crate::optim::Sgd;
 use crate::params::{HostTensor, export_tensors, import_tensors};
-use anyhow::{Context, Result, bail};
+use crate::run::checkpoint::CheckpointState;
+use anyhow::{Context, Result};
 use burn::tensor::Device;
-use metapseudo_data::pipeline::PipelineState;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// Identifies checkpoint files written by this version.
-const CHECKPOINT_FORMAT: &str = "metapseudo-checkpoint-1";
-
-/// The non-tensor part of a checkpoint.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct CheckpointState {
-    step: u64,
-    pipeline: PipelineState,
-    method: serde_json::Value,
-    metrics_bytes: u64,
-    elapsed_seconds: f64,
-    #[serde(default)]
-    best: Option<BestRecord>,
-    /// Distribution alignment's running mean in checkpoints written before the methods kept
-    /// it in their own state (`method`); read only.
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
-    align: serde_json::Value,
-}
 
 impl Session {
     /// Everything needed to continue exactly: networks, optimiser states, EMA, step, batch
@@ -64,22 +44,13 @@ impl Session {
             best: self.best.as_ref().map(|b| b.record),
             align: serde_json::Value::Null,
         };
-        f.metadata.insert("format".into(), CHECKPOINT_FORMAT.into());
-        f.metadata
-            .insert("state".into(), serde_json::to_string(&state)?);
+        state.write(&mut f)?;
         Ok(f)
     }
 
     /// Restores a checkpoint; returns the metrics length it expects.
     pub fn restore(&mut self, f: &TensorFile) -> Result<u64> {
-        if f.metadata.get("format").map(String::as_str) != Some(CHECKPOINT_FORMAT) {
-            bail!("not a {CHECKPOINT_FORMAT} file");
-        }
-        let state: CheckpointState = serde_json::from_str(
-            f.metadata
-                .get("state")
-                .context("the checkpoint has no state")?,
-        )?;
+        let state = CheckpointState::read(f)?;
         // Networks load by name into their first roles, then take the roles of the saved step.
         self.step = 0;
         self.set_roles();

@@ -1,14 +1,11 @@
 //! Evaluation of a session's networks on the test split and the run's summary.
 
 use super::Session;
-use crate::eval::{EvalInputs, ModelEval, predict_logits, true_classes};
+use crate::eval::{EvalInputs, ModelEval, TestLogits, evaluations, test_logits};
 use crate::methods::{self, TeacherKind};
 use crate::models::Network;
-use crate::train::run::Summary;
+use crate::run::Summary;
 use std::collections::BTreeMap;
-
-/// Each model's logits on the test split, by model name.
-pub type TestLogits = Vec<(String, Vec<Vec<f32>>)>;
 
 impl Session {
     /// The networks to evaluate, by name (the ensemble is not one network: see
@@ -37,27 +34,13 @@ impl Session {
             examples: &self.data.dataset.test,
             normalizer: &self.data.normalizer,
         };
-        let mut out: TestLogits = self
-            .models()
-            .into_iter()
-            .map(|(name, m)| (name.to_string(), predict_logits(m, inputs, &self.device)))
-            .collect();
-        let find = |name: &str| out.iter().find(|(n, _)| n == name).map(|(_, r)| r);
-        if let (Some(s), Some(t)) = (find("student"), find("teacher")) {
-            let mean = crate::eval::mean_logits(&[s, t]);
-            out.push(("ensemble".to_string(), mean));
-        }
-        out
+        test_logits(&self.models(), inputs, &self.device)
     }
 
     /// Accuracy, per-class accuracy and confusion matrix of each model from its test logits.
     pub fn evaluations(&self, logits: &TestLogits) -> BTreeMap<String, ModelEval> {
-        let truth = true_classes(&self.data.dataset.test);
-        let classes = self.data.dataset.num_classes();
-        logits
-            .iter()
-            .map(|(name, rows)| (name.clone(), ModelEval::from_logits(rows, &truth, classes)))
-            .collect()
+        let ds = &self.data.dataset;
+        evaluations(logits, &ds.test, ds.num_classes())
     }
 
     /// Evaluates every model on the test split.
@@ -72,30 +55,12 @@ impl Session {
 
     /// The summary of the run at its current step, from test logits already computed.
     pub fn summary_from(&self, logits: &TestLogits, wall_seconds: f64) -> Summary {
-        let models = self.evaluations(logits);
-        let reported = self.config.train.report.to_string();
-        Summary {
-            accuracy: models[&reported].accuracy,
-            reported_model: reported,
-            models,
-            method: self.config.method,
-            variant: self.variant(),
-            data: self.config.data.label(),
-            eval_split: self.config.data.eval_split().into(),
-            labels: self.data.split.labeled_indices.len(),
-            steps: self.step,
-            seed: self.config.seed,
-            wall_seconds,
-            classes: self.data.dataset.classes.clone(),
-            test_size: self.data.dataset.test.len(),
-            best: self.best.as_ref().map(|b| b.record),
-            finetune: None,
-        }
-    }
-
-    /// The run's departures from its method's reference form that comparisons should keep
-    /// apart: see [`methods::variant`].
-    fn variant(&self) -> String {
-        methods::variant(&self.config, self.swap_every())
+        Summary::of(
+            &self.config,
+            &self.data,
+            self.evaluations(logits),
+            (self.step, wall_seconds),
+            self.best.as_ref().map(|b| b.record),
+        )
     }
 }

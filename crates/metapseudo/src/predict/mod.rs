@@ -1,83 +1,29 @@
 //! Inference outside training: a trained model with its preprocessing, from a run folder or
-//! an exported model, applied to image files, folders or CSV rows.
+//! an exported model, applied to image files, folders or CSV rows; and every saved network of
+//! a run folder, for evaluation and reports.
+
+mod export_format;
+mod saved;
+
+pub use export_format::{EXPORT_FILE, EXPORT_FORMAT, ExportMeta, LAYOUT_NOTE};
+pub use saved::SavedRun;
 
 use crate::config::{Config, ModelConfig};
+use crate::eval::softmax_rows;
 use crate::eval::{EvalInputs, mean_logits, predict_logits};
-use crate::io::{TensorFile, write_atomic};
+use crate::io::TensorFile;
 use crate::models::{ModelShape, Network, build};
 use crate::params::import_tensors;
-use crate::report::calibration::softmax_rows;
-use crate::train::run::{RunData, RunDir};
+use crate::run::{FINETUNED, Preprocess, RunDir};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use metapseudo_data::Rng;
 use metapseudo_data::csv::LabelColumn;
 use metapseudo_data::folder::{image_files_recursive, is_image, load_image_as};
 use metapseudo_data::image::hwc_to_chw;
-use metapseudo_data::normalize::Normalizer;
 use metapseudo_data::{Examples, Samples};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
-
-/// How raw inputs become network inputs, saved as `preprocess.json` in every run folder and
-/// inside every export.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Preprocess {
-    /// One example's shape: `[features]` for tables, `[channels, height, width]` for images.
-    pub sample_shape: Vec<usize>,
-    /// The standardisation fitted on the training pool (applied after scaling pixels to
-    /// `[0, 1]`).
-    pub normalizer: Normalizer,
-    /// Class names, in output order.
-    pub classes: Vec<String>,
-    /// The label column of the training CSV (dropped from CSV rows that still have it).
-    pub label_column: String,
-}
-
-impl Preprocess {
-    /// The preprocessing of a run's data.
-    pub fn of(data: &RunData, config: &Config) -> Self {
-        Self {
-            sample_shape: data.dataset.sample_shape.clone(),
-            normalizer: data.normalizer.clone(),
-            classes: data.dataset.classes.clone(),
-            label_column: config.data.label_column.clone(),
-        }
-    }
-
-    /// Features per example.
-    pub fn feature_len(&self) -> usize {
-        self.sample_shape.iter().product()
-    }
-}
-
-/// The file holding a run's preprocessing.
-pub fn preprocess_path(run: &RunDir) -> PathBuf {
-    run.dir.join("preprocess.json")
-}
-
-/// Writes `preprocess.json` into a run folder.
-pub fn save_preprocess(run: &RunDir, pre: &Preprocess) -> Result<()> {
-    write_atomic(
-        &preprocess_path(run),
-        serde_json::to_string_pretty(pre)?.as_bytes(),
-    )
-}
-
-/// A run's preprocessing: `preprocess.json`, or, for runs made before it existed, recomputed
-/// from the run's data.
-pub fn read_preprocess(run: &RunDir, config: &Config) -> Result<Preprocess> {
-    let path = preprocess_path(run);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            serde_json::from_str(&text).with_context(|| format!("{} is invalid", path.display()))
-        }
-        Err(_) => {
-            let data = RunData::prepare(config, Some(run.read_split()?))?;
-            Ok(Preprocess::of(&data, config))
-        }
-    }
-}
 
 /// A trained network (or an ensemble of networks) and what it needs to classify raw inputs.
 pub struct Predictor {
@@ -125,14 +71,14 @@ impl Predictor {
         name: Option<&str>,
         device: &Device,
     ) -> Result<Self> {
-        let pre = read_preprocess(run, &config)?;
+        let pre = run.read_preprocess(&config)?;
         // Default: the model the summary reports (after a finetune stage, `finetuned`).
         let reported = run
             .read_summary()?
             .map_or(config.train.report.to_string(), |s| s.reported_model);
         let name = name.unwrap_or(&reported).to_string();
-        if name == crate::train::finetune::MODEL {
-            let stage = crate::train::finetune::stage_dir(run);
+        if name == FINETUNED {
+            let stage = run.stage();
             let mut p = Self::from_run(&stage.dir, Some("best"), device)?;
             p.model_name = name;
             return Ok(p);
@@ -181,12 +127,12 @@ impl Predictor {
     /// `device`.
     pub fn from_export(path: &Path, device: &Device) -> Result<Self> {
         let file_path = if path.is_dir() {
-            path.join(crate::export::EXPORT_FILE)
+            path.join(EXPORT_FILE)
         } else {
             path.to_path_buf()
         };
         let file = TensorFile::load(&file_path)?;
-        let meta = crate::export::ExportMeta::from_file(&file, &file_path)?;
+        let meta = ExportMeta::from_file(&file, &file_path)?;
         let model = network_from(&meta.model, &meta.preprocess, &file.tensors, device)
             .with_context(|| format!("loading {}", file_path.display()))?;
         Ok(Self {
@@ -420,6 +366,7 @@ pub fn top_k(probs: &[f32], classes: &[String], k: usize) -> Vec<ClassProbabilit
 #[cfg(test)]
 mod tests {
     use super::*;
+    use metapseudo_data::normalize::Normalizer;
 
     fn table_pre(dim: usize) -> Preprocess {
         Preprocess {

@@ -1,33 +1,10 @@
 //! `metrics.jsonl`: one JSON object per logged step, every scalar the step produced.
 
-use crate::methods::{Scalar, Scalars};
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// Reads a step's scalars to host numbers, in order.
-pub fn read_scalars(scalars: &Scalars) -> Vec<(&'static str, f64)> {
-    scalars
-        .iter()
-        .map(|(name, s)| {
-            let v = match s {
-                Scalar::Value(v) => *v,
-                Scalar::Tensor(t) => f64::from((**t).clone().into_scalar::<f32>()),
-            };
-            (*name, v)
-        })
-        .collect()
-}
-
-/// The first loss term that is NaN or infinite, if any.
-pub fn non_finite_loss(values: &[(&'static str, f64)]) -> Option<(&'static str, f64)> {
-    values
-        .iter()
-        .find(|(name, v)| name.starts_with("loss/") && !v.is_finite())
-        .copied()
-}
 
 /// Appends JSON lines to `metrics.jsonl`, flushing each so a killed run loses nothing logged.
 pub struct MetricsLog {
@@ -154,10 +131,6 @@ mod tests {
         assert_eq!(v["step"], 10);
         assert_eq!(v["loss/sup"], 1.5);
         assert_eq!(v["mpl/h"], "NaN");
-        assert_eq!(
-            non_finite_loss(&[("mpl/h", f64::NAN), ("loss/x", f64::INFINITY)]),
-            Some(("loss/x", f64::INFINITY))
-        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

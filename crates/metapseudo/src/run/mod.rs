@@ -1,0 +1,104 @@
+//! The run folder's records, read by everything above the training loop: the folder's layout,
+//! its configuration, split, summary, metrics log, preprocessing and checkpoint header, and the
+//! data a run trains on. Training writes them; reports, prediction and export read them.
+
+pub mod checkpoint;
+pub mod data;
+pub mod metrics;
+pub mod preprocess;
+pub mod summary;
+
+pub use data::{RunData, SplitRecord, count_per_class, load_dataset};
+pub use preprocess::Preprocess;
+pub use summary::{BestRecord, FinetuneRecord, Summary};
+
+use crate::config::Config;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+
+/// The model name of the finetune stage's result in a run's summary.
+pub const FINETUNED: &str = "finetuned";
+
+/// The finetune stage's sub-folder in the finetuned run's folder.
+pub const STAGE_FOLDER: &str = "finetune";
+
+/// The files of a run folder.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    /// The folder.
+    pub dir: PathBuf,
+}
+
+impl RunDir {
+    /// The effective configuration.
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+    /// The labeled split.
+    pub fn split(&self) -> PathBuf {
+        self.dir.join("split.json")
+    }
+    /// One JSON line per logged step.
+    pub fn metrics(&self) -> PathBuf {
+        self.dir.join("metrics.jsonl")
+    }
+    /// The latest checkpoint.
+    pub fn checkpoint(&self) -> PathBuf {
+        self.dir.join("checkpoint.safetensors")
+    }
+    /// The final results.
+    pub fn summary(&self) -> PathBuf {
+        self.dir.join("summary.json")
+    }
+    /// How raw inputs become network inputs.
+    pub fn preprocess(&self) -> PathBuf {
+        self.dir.join("preprocess.json")
+    }
+    /// The report.
+    pub fn report(&self) -> PathBuf {
+        self.dir.join("report.html")
+    }
+    /// The finetune stage's own run folder.
+    pub fn stage(&self) -> RunDir {
+        RunDir {
+            dir: self.dir.join(STAGE_FOLDER),
+        }
+    }
+
+    /// Reads the saved configuration of an existing run.
+    pub fn read_config(&self) -> Result<Config> {
+        let path = self.config();
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{} is not a metapseudo run folder (no readable config.toml)",
+                self.dir.display()
+            )
+        })?;
+        let config: Config =
+            toml::from_str(&text).with_context(|| format!("{} is invalid", path.display()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads `summary.json`: `None` when the run has not finished (no file), an error naming
+    /// the file when it is not a summary.
+    pub fn read_summary(&self) -> Result<Option<Summary>> {
+        let path = self.summary();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                Ok(Some(serde_json::from_str(&text).with_context(|| {
+                    format!("{} is invalid", path.display())
+                })?))
+            }
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Reads the saved split of an existing run.
+    pub fn read_split(&self) -> Result<SplitRecord> {
+        let path = self.split();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{} is invalid", path.display()))
+    }
+}
