@@ -8,9 +8,13 @@ use metapseudo::methods::REGISTRY;
 
 /// Runs `metapseudo presets`.
 pub fn presets() -> Result<()> {
-    let width = PRESETS.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    let width = PRESETS
+        .iter()
+        .map(|(n, _)| n.as_str().len())
+        .max()
+        .unwrap_or(0);
     for (name, about) in PRESETS {
-        println!("{name:<width$}  {about}");
+        println!("{:<width$}  {about}", name.as_str());
     }
     Ok(())
 }

@@ -3,12 +3,25 @@
 //! the file is read, and no code matches on strings.
 
 /// Declares such an option: `choice! { /// doc  pub enum Name("section.key") { /// doc
-/// Variant = "text", ... } }`. The enum gets `ALL`, `NAMES`, `as_str`, `FromStr`, `Display`
-/// and serde by its text.
+/// Variant = "text", ... } }`; `Name("key", "things")` words the list of valid values. The
+/// enum gets `ALL`, `NAMES`, `as_str`, `FromStr`, `Display` and serde by its text.
 macro_rules! choice {
     (
         $(#[$meta:meta])*
         $vis:vis enum $name:ident($option:literal) {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal ),+ $(,)?
+        }
+    ) => {
+        choice! {
+            $(#[$meta])*
+            $vis enum $name($option, "values") {
+                $( $(#[$vmeta])* $variant = $text ),+
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident($option:literal, $plural:literal) {
             $( $(#[$vmeta:meta])* $variant:ident = $text:literal ),+ $(,)?
         }
     ) => {
@@ -40,9 +53,10 @@ macro_rules! choice {
                 match s {
                     $($text => Ok(Self::$variant),)+
                     _ => Err(format!(
-                        "unknown {} '{}'; valid values: {}",
+                        "unknown {} '{}'; valid {}: {}",
                         $option,
                         s,
+                        $plural,
                         Self::NAMES.join(", ")
                     )),
                 }
@@ -390,5 +404,39 @@ impl<'de> serde::Deserialize<'de> for RoleSwap {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = <String as serde::Deserialize>::deserialize(d)?;
         text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+choice! {
+    /// The preset the defaults came from (`preset`, `--preset`; `metapseudo presets`).
+    pub enum PresetName("preset", "presets") {
+        /// Two moons, 3 labels per class, tuned.
+        Moons = "moons",
+        /// The MPL paper's two-moons recipe.
+        MoonsPaper = "moons-paper",
+        /// The UCI digits with an MLP.
+        Digits = "digits",
+        /// Numeric CSV tables with an MLP.
+        Tabular = "tabular",
+        /// The MPL paper's CIFAR-10 recipe.
+        Cifar10Mpl = "cifar10-4k-mpl",
+        /// The CIFAR-10 recipe, then the finetune stage.
+        Cifar10MplFinetune = "cifar10-4k-mpl-finetune",
+        /// SMPL on CIFAR-10.
+        Cifar10Smpl = "cifar10-4k-smpl",
+        /// MetaSemi's CIFAR-10 recipe.
+        Cifar10Metasemi = "cifar10-4k-metasemi",
+        /// MetaSemi on SVHN.
+        SvhnMetasemi = "svhn-1k-metasemi",
+        /// Role-playing MPL on image folders with 3 % labels.
+        RolePlay = "role-play-3pct",
+        /// CIFAR-100 on WRN-28-8.
+        Cifar100Mpl = "cifar100-10k-mpl",
+        /// The MPL paper's SVHN recipe.
+        SvhnMpl = "svhn-1k-mpl",
+        /// Small images on a CPU.
+        FashionCpu = "fashion-cpu",
+        /// The reference defaults, unchanged.
+        Reference = "none",
     }
 }

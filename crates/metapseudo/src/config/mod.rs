@@ -14,9 +14,9 @@ mod validate;
 
 pub use choice::{
     Activation, Cifar100Label, CsvHeader, FeedbackSign, FinetuneFrom, InitScheme,
-    MetasemiConsistency, MethodName, ModelName, Normalize, Padding, ReportedModel, RoleSwap,
-    ScheduleKind, StageTieRule, StudentTargetName, TieRule, UnlabeledLoss, ValidationSource,
-    ViewName,
+    MetasemiConsistency, MethodName, ModelName, Normalize, Padding, PresetName, ReportedModel,
+    RoleSwap, ScheduleKind, StageTieRule, StudentTargetName, TieRule, UnlabeledLoss,
+    ValidationSource, ViewName,
 };
 
 use metapseudo_data::DataSpec;
@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Preset the defaults came from (`moons`, `digits`, `tabular`); recorded for the reader.
-    pub preset: String,
+    pub preset: PresetName,
     /// Training method: `supervised`, `pseudo-label`, `uda`, `mpl`, `smpl`, `metasemi` or
     /// `reduced-mpl`.
     pub method: MethodName,
@@ -486,7 +486,7 @@ impl Default for OutputConfig {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            preset: "none".into(),
+            preset: PresetName::Reference,
             method: MethodName::Mpl,
             seed: 1,
             data: DataConfig::default(),

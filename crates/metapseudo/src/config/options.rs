@@ -32,6 +32,7 @@ const CHOICES: &[(&str, &[&str])] = &[
     ("MetasemiConsistency", MetasemiConsistency::NAMES),
     ("ValidationSource", ValidationSource::NAMES),
     ("FinetuneFrom", FinetuneFrom::NAMES),
+    ("PresetName", PresetName::NAMES),
     ("PolicyName", metapseudo_data::policy::PolicyName::NAMES),
 ];
 

@@ -1,6 +1,7 @@
 //! Named presets: partial configurations that adapt the reference defaults to a data set.
 
-use anyhow::{Result, bail};
+use super::PresetName;
+use anyhow::Result;
 use toml::Table;
 
 /// Two moons, tuned here: with the paper's figure-1 setting (below, `moons-paper`) no method
@@ -270,89 +271,91 @@ batch_size = 32
 "#;
 
 /// Every preset name with a one-line description.
-pub const PRESETS: &[(&str, &str)] = &[
+pub const PRESETS: &[(PresetName, &str)] = &[
     (
-        "moons",
+        PresetName::Moons,
         "two moons, 3 labels per class, ReLU MLP with UDA in the teacher (tuned)",
     ),
     (
-        "moons-paper",
+        PresetName::MoonsPaper,
         "the MPL paper's two-moons recipe (figure 1), exactly",
     ),
-    ("digits", "UCI digits with an MLP, 5 labels per class"),
-    ("tabular", "numeric CSV tables with an MLP, 10% labels"),
     (
-        "cifar10-4k-mpl",
+        PresetName::Digits,
+        "UCI digits with an MLP, 5 labels per class",
+    ),
+    (
+        PresetName::Tabular,
+        "numeric CSV tables with an MLP, 10% labels",
+    ),
+    (
+        PresetName::Cifar10Mpl,
         "the MPL paper's CIFAR-10 recipe: 4000 labels, WRN-28-2 (dropout 0.2), 300k steps (GPU)",
     ),
     (
-        "cifar10-4k-mpl-finetune",
+        PresetName::Cifar10MplFinetune,
         "cifar10-4k-mpl, then the PyTorch port's finetune stage (5000 steps, lr 3e-5, batch 512)",
     ),
     (
-        "cifar10-4k-smpl",
+        PresetName::Cifar10Smpl,
         "SMPL on CIFAR-10 with 4000 labels: the MPL recipe, one model (GPU)",
     ),
     (
-        "cifar10-4k-metasemi",
+        PresetName::Cifar10Metasemi,
         "MetaSemi's CIFAR-10 recipe: ConvLarge, lr 0.1, 400k steps (GPU)",
     ),
     (
-        "svhn-1k-metasemi",
+        PresetName::SvhnMetasemi,
         "MetaSemi on SVHN with 1000 labels: its CIFAR recipe without flips (GPU)",
     ),
     (
-        "role-play-3pct",
+        PresetName::RolePlay,
         "role-playing MPL with the ensemble reported, 3% labels, cosine consistency (image folders)",
     ),
     (
-        "cifar100-10k-mpl",
+        PresetName::Cifar100Mpl,
         "CIFAR-100 with 10000 labels on WRN-28-8, 300k steps (GPU)",
     ),
     (
-        "svhn-1k-mpl",
+        PresetName::SvhnMpl,
         "the MPL paper's SVHN recipe: 1000 labels, WRN-28-2, no flips, 300k steps (GPU)",
     ),
     (
-        "fashion-cpu",
+        PresetName::FashionCpu,
         "Fashion-MNIST/MNIST-sized images on a CPU: 10 labels per class, small CNN (w = 8), 4000 steps; MPL and SMPL align their targets (train.align_decay = 0.99); MetaSemi's and SMPL's RandAugment draws from every op but Invert; MetaSemi takes three ops a view (augment.randaugment_n = 3) and lr 0.1 (student_optim.lr); SMPL's MPL term reads the weak view (smpl.mpl_view) and its UDA targets are not sharpened (uda.temperature = 1.0); the finetune stage learns from every label at lr 0.001 and keeps its last model (finetune.validation_per_class = 0)",
     ),
-    ("none", "the reference MPL defaults, unchanged"),
+    (
+        PresetName::Reference,
+        "the reference MPL defaults, unchanged",
+    ),
 ];
 
 /// The partial configurations a preset applies, in order (a preset may build on another).
-fn preset_parts(name: &str) -> Result<&'static [&'static str]> {
-    Ok(match name {
-        "moons" => &[MOONS],
-        "moons-paper" => &[MOONS, MOONS_PAPER],
-        "digits" => &[DIGITS],
-        "tabular" => &[DIGITS, TABULAR],
-        "cifar10-4k-mpl" => &[CIFAR10_4K_MPL],
-        "cifar10-4k-mpl-finetune" => &[CIFAR10_4K_MPL, CIFAR10_4K_MPL_FINETUNE],
-        "cifar10-4k-smpl" => &[CIFAR10_4K_MPL, CIFAR10_4K_SMPL],
-        "cifar10-4k-metasemi" => &[CIFAR10_4K_MPL, CIFAR10_4K_METASEMI],
-        "svhn-1k-metasemi" => &[CIFAR10_4K_MPL, SVHN_1K_MPL, CIFAR10_4K_METASEMI],
-        "role-play-3pct" => &[ROLE_PLAY_3PCT],
-        "cifar100-10k-mpl" => &[CIFAR10_4K_MPL, CIFAR100_10K_MPL],
-        "svhn-1k-mpl" => &[CIFAR10_4K_MPL, SVHN_1K_MPL],
-        "fashion-cpu" => &[FASHION_CPU],
-        "none" => &[],
-        other => bail!(
-            "unknown preset '{other}'; valid presets: {}",
-            PRESETS
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    })
+fn preset_parts(name: PresetName) -> &'static [&'static str] {
+    match name {
+        PresetName::Moons => &[MOONS],
+        PresetName::MoonsPaper => &[MOONS, MOONS_PAPER],
+        PresetName::Digits => &[DIGITS],
+        PresetName::Tabular => &[DIGITS, TABULAR],
+        PresetName::Cifar10Mpl => &[CIFAR10_4K_MPL],
+        PresetName::Cifar10MplFinetune => &[CIFAR10_4K_MPL, CIFAR10_4K_MPL_FINETUNE],
+        PresetName::Cifar10Smpl => &[CIFAR10_4K_MPL, CIFAR10_4K_SMPL],
+        PresetName::Cifar10Metasemi => &[CIFAR10_4K_MPL, CIFAR10_4K_METASEMI],
+        PresetName::SvhnMetasemi => &[CIFAR10_4K_MPL, SVHN_1K_MPL, CIFAR10_4K_METASEMI],
+        PresetName::RolePlay => &[ROLE_PLAY_3PCT],
+        PresetName::Cifar100Mpl => &[CIFAR10_4K_MPL, CIFAR100_10K_MPL],
+        PresetName::SvhnMpl => &[CIFAR10_4K_MPL, SVHN_1K_MPL],
+        PresetName::FashionCpu => &[FASHION_CPU],
+        PresetName::Reference => &[],
+    }
 }
 
 /// The partial configuration of a preset for `method`: a preset's `[for_method.NAME]` tables
 /// apply only when the run's method is NAME.
 pub fn preset_table(name: &str, method: &str) -> Result<Table> {
+    let name: PresetName = name.parse().map_err(anyhow::Error::msg)?;
     let mut table = Table::new();
-    for part in preset_parts(name)? {
+    for part in preset_parts(name) {
         let overlay: Table = part.parse().expect("built-in presets are valid TOML");
         overlay_tables(&mut table, overlay);
     }
@@ -385,8 +388,7 @@ mod tests {
         for (name, _) in PRESETS {
             // Every preset resolves to a valid configuration (known keys, valid values) for the
             // default method and for each method it has a `[for_method.NAME]` table for.
-            let own_tables: Vec<String> = preset_parts(name)
-                .unwrap()
+            let own_tables: Vec<String> = preset_parts(*name)
                 .iter()
                 .filter_map(|part| part.parse::<Table>().unwrap().remove("for_method"))
                 .flat_map(|t| t.as_table().unwrap().keys().cloned().collect::<Vec<_>>())
