@@ -191,3 +191,28 @@ fn without_validation_the_stage_trains_on_every_label_and_keeps_its_last_model()
     assert!(split.get("validation_indices").is_none(), "{split}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn predict_and_export_use_a_stage_that_kept_its_last_model() {
+    // With no validation samples (as the fashion-cpu preset's stage), the stage keeps and
+    // reports its last model; prediction and export of the finetuned model read that one.
+    let dir = temp_dir("finetune-last");
+    let run = dir.join("run");
+    trained_run(&run);
+    ok(&[
+        &["finetune", run.to_str().unwrap()],
+        STAGE,
+        &["--validation-per-class", "0"],
+    ]
+    .concat());
+    let s = json(&run.join("summary.json"));
+    assert_eq!(s["reported_model"], "finetuned");
+    let device = burn::tensor::Device::flex();
+    for name in [None, Some("finetuned")] {
+        let p = metapseudo::predict::Predictor::from_run(&run, name, &device).unwrap();
+        assert_eq!((p.model_name.as_str(), p.members.len()), ("finetuned", 1));
+    }
+    let (weights, _) = metapseudo::export::export_run(&run, None, None).unwrap();
+    assert!(weights.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -78,8 +78,10 @@ impl Predictor {
             .map_or(config.train.report.to_string(), |s| s.reported_model);
         let name = name.unwrap_or(&reported).to_string();
         if name == FINETUNED {
+            // The stage's own reported model: its best by validation, or, when it held no
+            // validation samples out, its last model.
             let stage = run.stage();
-            let mut p = Self::from_run(&stage.dir, Some("best"), device)?;
+            let mut p = Self::from_run(&stage.dir, None, device)?;
             p.model_name = name;
             return Ok(p);
         }
