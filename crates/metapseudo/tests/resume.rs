@@ -256,3 +256,62 @@ fn reduced_mpl_resumes_exactly() {
     digits_run_resumes_exactly("resume-reduced", "reduced-mpl", "70", &extra);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn ctrl_c_saves_the_step_and_the_resumed_run_ends_as_an_uninterrupted_one() {
+    let dir = common::temp_dir("interrupt");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let args = |out: &std::path::Path| -> Vec<String> {
+        [
+            "train",
+            "--steps",
+            "12000",
+            "--set",
+            "output.report=false",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let whole = common::metapseudo(&args(&a).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(whole.status.success());
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_metapseudo"))
+        .args(args(&b))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until training has logged a step, then press Ctrl-C.
+    let metrics = b.join("metrics.jsonl");
+    let started = std::time::Instant::now();
+    while std::fs::metadata(&metrics).map_or(0, |m| m.len()) == 0 {
+        assert!(started.elapsed().as_secs() < 60, "the run never logged");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: sending SIGINT to our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted at step") && stderr.contains("train --resume"),
+        "{stderr}"
+    );
+    assert!(b.join("checkpoint.safetensors").exists());
+    assert!(
+        !b.join("summary.json").exists(),
+        "it stopped before the end"
+    );
+    let resumed = common::metapseudo(&["train", "--resume", b.to_str().unwrap()]);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let read = |d: &std::path::Path, f: &str| std::fs::read_to_string(d.join(f)).unwrap();
+    assert_eq!(read(&a, "metrics.jsonl"), read(&b, "metrics.jsonl"));
+    let acc = |d: &std::path::Path| common::json(&d.join("summary.json"))["accuracy"].clone();
+    assert_eq!(acc(&a), acc(&b));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

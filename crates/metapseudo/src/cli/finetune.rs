@@ -1,5 +1,6 @@
 //! `metapseudo finetune`: the finetune stage on a finished run.
 
+use super::Interrupted;
 use super::args::{DeviceArg, config_flags};
 use super::report::after_training;
 use anyhow::Result;
@@ -8,6 +9,7 @@ use metapseudo::config::layers::override_config;
 use metapseudo::config::{Config, FinetuneConfig};
 use metapseudo::run::RunDir;
 use metapseudo::train::finetune::finetune;
+use metapseudo::train::interrupt;
 use metapseudo::train::trainer::TrainOptions;
 use std::path::PathBuf;
 
@@ -65,6 +67,8 @@ impl FinetuneArgs {
 
 /// Runs `metapseudo finetune`.
 pub fn run(args: FinetuneArgs) -> Result<()> {
+    // Ctrl-C and SIGTERM finish the step and save before the process ends.
+    interrupt::install_handlers();
     let run = RunDir {
         dir: args.dir.clone(),
     };
@@ -82,6 +86,13 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
                 print!("{}", summary.table());
                 println!("stage folder: {}", run.stage().dir.display());
             }
+        }
+        None if interrupt::requested() => {
+            return Err(Interrupted {
+                step: None,
+                resume: format!("metapseudo finetune {}", run.dir.display()),
+            }
+            .into());
         }
         None => {
             if !args.quiet {

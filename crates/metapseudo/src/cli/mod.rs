@@ -17,6 +17,29 @@ pub mod train;
 
 use clap::{Parser, Subcommand};
 
+/// A command stopped by SIGINT or SIGTERM after saving its work; `main` says how to continue
+/// and exits with status 130.
+#[derive(Debug)]
+pub struct Interrupted {
+    /// Steps done when it stopped (`None` when not known here).
+    pub step: Option<u64>,
+    /// The command that continues it.
+    pub resume: String,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = self.step.map_or(String::new(), |s| format!(" at step {s}"));
+        write!(
+            f,
+            "interrupted{at}; the checkpoint is saved: continue with `{}`",
+            self.resume
+        )
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 /// Semi-supervised learning with Meta Pseudo Labels and its family.
 #[derive(Parser)]
 #[command(name = "metapseudo", version, about)]

@@ -1,6 +1,7 @@
 //! `metapseudo train`: train a model (default: MPL on the two-moons set) into a run folder, or
 //! continue one.
 
+use super::Interrupted;
 use super::args::{DeviceArg, LayerArgs, config_flags};
 use super::report::after_training;
 use anyhow::Result;
@@ -9,6 +10,7 @@ use metapseudo::config::layers::ConfigLayers;
 use metapseudo::config::{Config, MethodName};
 use metapseudo::run::RunDir;
 use metapseudo::train::finetune::finetune;
+use metapseudo::train::interrupt;
 use metapseudo::train::trainer::{Outcome, TrainOptions, train};
 use std::path::PathBuf;
 use toml::Value;
@@ -149,6 +151,8 @@ fn utc_stamp(secs: u64) -> String {
 
 /// Runs `metapseudo train`.
 pub fn run(args: TrainArgs) -> Result<()> {
+    // Ctrl-C and SIGTERM finish the step and save before the process ends.
+    interrupt::install_handlers();
     let opts = TrainOptions {
         stop_at: args.stop_at,
         quiet: args.quiet,
@@ -182,9 +186,19 @@ pub fn run(args: TrainArgs) -> Result<()> {
                     stop_at: None,
                     ..opts
                 };
-                if let Some(s) = finetune(&run, &ft, &stage_opts)? {
-                    after_training(&run.stage(), args.device.name())?;
-                    *summary = s;
+                match finetune(&run, &ft, &stage_opts)? {
+                    Some(s) => {
+                        after_training(&run.stage(), args.device.name())?;
+                        *summary = s;
+                    }
+                    None if interrupt::requested() => {
+                        return Err(Interrupted {
+                            step: None,
+                            resume: format!("metapseudo finetune {}", run.dir.display()),
+                        }
+                        .into());
+                    }
+                    None => {}
                 }
             }
             if !args.quiet {
@@ -192,7 +206,17 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 println!("run folder: {}", run.dir.display());
             }
         }
-        Outcome::Stopped { step } => {
+        Outcome::Stopped {
+            step,
+            interrupted: true,
+        } => {
+            return Err(Interrupted {
+                step: Some(step),
+                resume: format!("metapseudo train --resume {}", run.dir.display()),
+            }
+            .into());
+        }
+        Outcome::Stopped { step, .. } => {
             if !args.quiet {
                 println!(
                     "stopped at step {step}; continue with: metapseudo train --resume {}",

@@ -222,6 +222,9 @@ pub struct TrainConfig {
     pub eval_every: u64,
     /// Write a checkpoint every this many steps (0: only at the end and at `--stop-at`).
     pub checkpoint_every: u64,
+    /// Also write a checkpoint when this many minutes have passed since the last one, so a
+    /// killed run loses at most that much work (0: by steps only).
+    pub checkpoint_minutes: f64,
     /// EMA decay of the student's weights (0: no EMA model).
     pub ema_decay: f64,
     /// Which evaluated model `summary.json` reports: `ema`, `student`, `teacher`, `ensemble`
@@ -592,6 +595,7 @@ impl Default for TrainConfig {
             log_every: 10,
             eval_every: 1000,
             checkpoint_every: 0,
+            checkpoint_minutes: 5.0,
             ema_decay: 0.995,
             report: ReportedModel::Ema,
             keep_best: false,

@@ -42,6 +42,11 @@ impl Config {
         )?;
         positive("data.prefetch", self.data.prefetch > 0, "at least 1")?;
         positive(
+            "train.checkpoint_minutes",
+            self.train.checkpoint_minutes >= 0.0 && self.train.checkpoint_minutes.is_finite(),
+            "a number of minutes, at least 0",
+        )?;
+        positive(
             "metasemi.target_lr",
             self.metasemi.target_lr >= 0.0 && self.metasemi.target_lr.is_finite(),
             "at least 0 (0: the model's learning rate)",

@@ -29,6 +29,7 @@ const NOT_GROUPING: &[&str] = &[
     "data.class_names",
     "train.log_every",
     "train.checkpoint_every",
+    "train.checkpoint_minutes",
 ];
 
 /// A run's `config.toml` flattened to `section.key` -> value; empty when the folder has none.

@@ -6,6 +6,7 @@ pub mod batches;
 pub mod bench_step;
 pub mod ema;
 pub mod finetune;
+pub mod interrupt;
 pub mod progress;
 pub mod teacher_logits;
 pub mod trainer;

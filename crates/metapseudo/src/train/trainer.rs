@@ -86,10 +86,13 @@ impl InitFrom {
 pub enum Outcome {
     /// All steps done; the summary was written.
     Finished(Box<Summary>),
-    /// Stopped at `--stop-at`; resume to continue.
+    /// Stopped at `--stop-at`, or interrupted (SIGINT, SIGTERM) after a step; a checkpoint
+    /// was saved: resume to continue.
     Stopped {
         /// Steps done so far.
         step: u64,
+        /// Whether a signal stopped it (not `--stop-at`).
+        interrupted: bool,
     },
 }
 
@@ -355,7 +358,13 @@ pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Resu
         }
         None if run.checkpoint().exists() => load_session(run, opts.device.as_deref())?,
         // Killed before its first checkpoint: start the same run again from step 0.
-        None => (fresh_session(run, opts.device.as_deref())?, 0),
+        None => {
+            eprintln!(
+                "note: {} has no checkpoint yet: the run starts again from step 0",
+                run.dir.display()
+            );
+            (fresh_session(run, opts.device.as_deref())?, 0)
+        }
     };
     if session.step == 0
         && let Some(init) = &opts.init
@@ -384,6 +393,7 @@ fn run_loop(
         None
     };
     let mut last_checkpoint: Option<u64> = run.checkpoint().exists().then_some(s.step);
+    let mut clock = super::interrupt::CheckpointClock::new(t.checkpoint_minutes);
     if s.step == 0 {
         // The starting model is the first candidate for the best checkpoint.
         s.check_validation();
@@ -391,10 +401,13 @@ fn run_loop(
     while s.step < total {
         let scalars = s.step_once();
         let step = s.step;
-        let stop_here = opts.stop_at == Some(step);
+        let interrupted = super::interrupt::requested();
+        let stop_here = opts.stop_at == Some(step) || interrupted;
+        let now = Instant::now();
         let checkpoint_here = stop_here
             || step == total
-            || (t.checkpoint_every > 0 && step.is_multiple_of(t.checkpoint_every));
+            || (t.checkpoint_every > 0 && step.is_multiple_of(t.checkpoint_every))
+            || clock.due(now);
         let eval_here = step == total || (t.eval_every > 0 && step.is_multiple_of(t.eval_every));
         let log_here = step.is_multiple_of(t.log_every) || eval_here;
         if log_here || checkpoint_here {
@@ -445,11 +458,12 @@ fn run_loop(
             let f = s.checkpoint(metrics.bytes_written()?, elapsed(s))?;
             f.save(&run.checkpoint())?;
             last_checkpoint = Some(step);
+            clock.written(now);
         }
         pb.set_position(step);
         if stop_here && step < total {
             pb.finish();
-            return Ok(Outcome::Stopped { step });
+            return Ok(Outcome::Stopped { step, interrupted });
         }
     }
     pb.finish();
