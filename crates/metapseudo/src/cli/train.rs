@@ -166,7 +166,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
             (run, outcome)
         }
         None => {
-            let config = args.layers()?.resolve()?;
+            let (config, notes) = args.layers()?.resolve_noted()?;
+            for note in notes {
+                eprintln!("note: {note}");
+            }
             for warning in metapseudo::methods::warnings(&config) {
                 eprintln!("warning: {warning}");
             }

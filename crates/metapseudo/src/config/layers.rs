@@ -132,13 +132,18 @@ fn merge(base: &mut Table, overlay: &Table, prefix: &str, source: &str) -> Resul
     Ok(())
 }
 
-fn string_at<'a>(t: &'a Table, key: &str) -> Option<&'a str> {
+/// The value of `dotted.key` in `t`, if there is one.
+fn value_at<'a>(t: &'a Table, key: &str) -> Option<&'a Value> {
     let mut cur = t;
     let parts: Vec<&str> = key.split('.').collect();
     for p in &parts[..parts.len() - 1] {
         cur = cur.get(*p)?.as_table()?;
     }
-    cur.get(*parts.last()?)?.as_str()
+    cur.get(*parts.last()?)
+}
+
+fn string_at<'a>(t: &'a Table, key: &str) -> Option<&'a str> {
+    value_at(t, key)?.as_str()
 }
 
 impl ConfigLayers {
@@ -173,6 +178,21 @@ impl ConfigLayers {
 
     /// Resolves the layers into a validated configuration.
     pub fn resolve(&self) -> Result<Config> {
+        Ok(self.resolve_noted()?.0)
+    }
+
+    /// Whether the user's layers (file, `--set`, flags) set `key`.
+    fn user_sets(&self, key: &str) -> bool {
+        self.flags.iter().chain(&self.sets).any(|(k, _)| k == key)
+            || self
+                .file
+                .as_ref()
+                .is_some_and(|f| value_at(f, key).is_some())
+    }
+
+    /// As [`ConfigLayers::resolve`], with a line for each schedule phase scaled to a shorter
+    /// run (see [`scale_phases`]).
+    pub fn resolve_noted(&self) -> Result<(Config, Vec<String>)> {
         let data_spec = match self.user_string("data.spec") {
             Some(s) => s
                 .parse::<DataSpec>()
@@ -190,6 +210,7 @@ impl ConfigLayers {
             .unwrap_or_else(|| Config::default().method.to_string());
         let preset_table = presets::preset_table(&preset, &method)?;
         merge(&mut table, &preset_table, "", &format!("preset '{preset}'"))?;
+        let before_user = table.clone();
         if let Some(file) = &self.file {
             merge(&mut table, file, "", "config file")?;
         }
@@ -199,16 +220,107 @@ impl ConfigLayers {
         for (k, v) in &self.flags {
             set_key(&mut table, k, v.clone(), "command-line flag")?;
         }
+        let notes = scale_phases(&before_user, &mut table, |k| self.user_sets(k), &preset);
         table.insert("preset".into(), Value::String(preset));
         let config = config_from_table(table)?;
         config.validate()?;
-        Ok(config)
+        Ok((config, notes))
     }
+}
+
+/// Schedule phases counted in steps: the student's wait, the warm-ups, the consistency ramps.
+const PHASES: &[&str] = &[
+    "student_optim.wait_steps",
+    "student_optim.warmup_steps",
+    "teacher_optim.warmup_steps",
+    "uda.ramp_steps",
+    "metasemi.ramp_steps",
+];
+
+/// Step milestones of the step schedules.
+const MILESTONES: &[&str] = &["student_optim.decay_at", "teacher_optim.decay_at"];
+
+/// A run asked to be shorter than its preset's (`train.steps` set by the user below the
+/// value the defaults and preset give) keeps its shape: every schedule phase and milestone
+/// that the user did not set is scaled by the same factor, so that a student that waits 300
+/// of 4000 steps waits 22 of 300 rather than all of them. Returns one line per scaled key.
+fn scale_phases(
+    base: &Table,
+    table: &mut Table,
+    user_sets: impl Fn(&str) -> bool,
+    preset: &str,
+) -> Vec<String> {
+    let steps = |t: &Table| value_at(t, "train.steps").and_then(Value::as_integer);
+    let (Some(planned), Some(asked)) = (steps(base), steps(table)) else {
+        return Vec::new();
+    };
+    if asked >= planned || planned <= 0 || !user_sets("train.steps") {
+        return Vec::new();
+    }
+    let scale = |v: i64| ((v as f64) * asked as f64 / planned as f64).round() as i64;
+    let mut notes = Vec::new();
+    for key in PHASES.iter().chain(MILESTONES).filter(|k| !user_sets(k)) {
+        let Some(old) = value_at(table, key).cloned() else {
+            continue;
+        };
+        let new = match &old {
+            Value::Integer(v) if *v > 0 => Value::Integer(scale(*v)),
+            Value::Array(a) if !a.is_empty() => Value::Array(
+                a.iter()
+                    .map(|v| {
+                        v.as_integer()
+                            .map_or(v.clone(), |v| Value::Integer(scale(v)))
+                    })
+                    .collect(),
+            ),
+            _ => continue,
+        };
+        notes.push(format!("{key} {old} -> {new}"));
+        set_key(table, key, new, "phase scaling").expect("the key exists");
+    }
+    if !notes.is_empty() {
+        notes.insert(
+            0,
+            format!(
+                "train.steps = {asked} is shorter than the {planned} steps of preset '{preset}': its schedule phases are scaled to match (set any of them to keep it):"
+            ),
+        );
+    }
+    notes
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shorter_run_scales_the_phases_the_user_did_not_set() {
+        let layers = |sets: &[&str]| ConfigLayers {
+            preset: Some("fashion-cpu".into()),
+            sets: sets.iter().map(|s| parse_set(s).unwrap()).collect(),
+            ..Default::default()
+        };
+        let (c, notes) = layers(&["train.steps=400"]).resolve_noted().unwrap();
+        // fashion-cpu: 4000 steps, the student waits 300, UDA ramps over 1000.
+        assert_eq!(c.student_optim.wait_steps, 30);
+        assert_eq!(c.uda.ramp_steps, 100);
+        assert!(
+            notes[0].contains("shorter than the 4000 steps"),
+            "{notes:?}"
+        );
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("student_optim.wait_steps 300 -> 30"))
+        );
+        // A phase the user set is kept; a longer run keeps every phase.
+        let (c, _) = layers(&["train.steps=400", "student_optim.wait_steps=100"])
+            .resolve_noted()
+            .unwrap();
+        assert_eq!((c.student_optim.wait_steps, c.uda.ramp_steps), (100, 100));
+        let (c, notes) = layers(&["train.steps=8000"]).resolve_noted().unwrap();
+        assert_eq!((c.student_optim.wait_steps, notes.len()), (300, 0));
+    }
 
     #[test]
     fn layers_apply_in_order_and_record_the_preset() {
