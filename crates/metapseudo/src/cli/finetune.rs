@@ -81,7 +81,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     };
     match finetune(&run, &ft, &opts)? {
         Some(summary) => {
-            after_training(&run.stage(), args.device.name())?;
+            after_training(&run.stage(), args.device.name(), args.quiet)?;
             if !args.quiet {
                 print!("{}", summary.table());
                 println!("stage folder: {}", run.stage().dir.display());

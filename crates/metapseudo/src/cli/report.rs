@@ -25,9 +25,12 @@ pub fn run(args: ReportArgs) -> Result<()> {
 
 /// Writes the report of a run that has just finished, when its configuration asks for one
 /// (`output.report`); a report that cannot be drawn costs the run nothing but a warning.
-pub fn after_training(run: &RunDir, device: Option<&str>) -> Result<()> {
+pub fn after_training(run: &RunDir, device: Option<&str>, quiet: bool) -> Result<()> {
     if !run.read_config()?.output.report {
         return Ok(());
+    }
+    if !quiet {
+        eprintln!("writing {} ...", run.report().display());
     }
     if let Err(e) = report::write_report(run, device) {
         eprintln!(

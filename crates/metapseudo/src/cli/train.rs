@@ -182,7 +182,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     };
     match outcome {
         Outcome::Finished(mut summary) => {
-            after_training(&run, args.device.name())?;
+            after_training(&run, args.device.name(), args.quiet)?;
             let ft = run.read_config()?.finetune;
             if ft.steps > 0 {
                 let stage_opts = TrainOptions {
@@ -191,7 +191,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 };
                 match finetune(&run, &ft, &stage_opts)? {
                     Some(s) => {
-                        after_training(&run.stage(), args.device.name())?;
+                        after_training(&run.stage(), args.device.name(), args.quiet)?;
                         *summary = s;
                     }
                     None if interrupt::requested() => {

@@ -1,7 +1,7 @@
 //! Progress of a long run: a bar with steps/s, ETA and the latest loss on a terminal, plain
 //! periodic lines otherwise (logs, CI, `nohup`).
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -49,14 +49,23 @@ impl Progress {
             };
         }
         let pb = ProgressBar::new(total);
+        // The losses take what is left of the line and are cut at its end, so the bar never
+        // wraps; the rate counts only this invocation's steps (not those a resume skipped).
         pb.set_style(
             ProgressStyle::with_template(
-                "{bar:30.cyan/blue} {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}",
+                "{bar:20.cyan/blue} {pos}/{len} {rate} ETA {eta} {wide_msg}",
             )
             .expect("valid template")
+            .with_key(
+                "rate",
+                |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}", format_rate(state.per_sec()));
+                },
+            )
             .progress_chars("=> "),
         );
         pb.set_position(start);
+        pb.reset_eta();
         Self::Bar(pb)
     }
 
@@ -95,6 +104,35 @@ impl Progress {
     }
 }
 
+/// `96.4 steps/s`, `2.31 steps/s`, `0.047 steps/s`: three significant digits at most.
+pub fn format_rate(per_sec: f64) -> String {
+    match per_sec {
+        r if r >= 10.0 => format!("{r:.1} steps/s"),
+        r if r >= 1.0 => format!("{r:.2} steps/s"),
+        r => format!("{r:.3} steps/s"),
+    }
+}
+
+/// The loss terms a progress line shows: a method's overall terms where it logs them (the
+/// total, the student's and the teacher's, SMPL's two steps), else its supervised term.
+pub fn headline_losses(values: &[(&str, f64)]) -> String {
+    const HEADLINES: &[&str] = &[
+        "loss/total",
+        "loss/student",
+        "loss/teacher",
+        "loss/step1",
+        "loss/step2",
+        "loss/sup",
+    ];
+    HEADLINES
+        .iter()
+        .filter_map(|name| values.iter().find(|(k, _)| k == name))
+        .take(3)
+        .map(|(k, v)| format!("{k} {v:.4}"))
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
 /// `step 300/1500 (20%)  2.31 steps/s  ETA 8m40s  loss/sup 0.4312`.
 fn progress_line(step: u64, total: u64, start: (u64, Instant), message: &str) -> String {
     let done = step.saturating_sub(start.0);
@@ -108,8 +146,9 @@ fn progress_line(step: u64, total: u64, start: (u64, Instant), message: &str) ->
         "?".into()
     };
     format!(
-        "step {step}/{total} ({:.0}%)  {rate:.2} steps/s  ETA {eta}  {message}",
-        100.0 * step as f64 / total.max(1) as f64
+        "step {step}/{total} ({:.0}%)  {}  ETA {eta}  {message}",
+        100.0 * step as f64 / total.max(1) as f64,
+        format_rate(rate)
     )
     .trim_end()
     .to_string()
@@ -130,6 +169,20 @@ mod tests {
         assert!(
             line.contains("ETA 4") && line.ends_with("loss/sup 0.5000"),
             "{line}"
+        );
+        assert_eq!(format_rate(96.4321), "96.4 steps/s");
+        assert_eq!(format_rate(0.04712), "0.047 steps/s");
+        // MPL: the student's and the teacher's overall losses, not three teacher terms.
+        let mpl = [
+            ("loss/teacher_sup", 1.0),
+            ("loss/teacher_uda", 2.0),
+            ("loss/teacher_mpl", 3.0),
+            ("loss/teacher", 4.0),
+            ("loss/student", 5.0),
+        ];
+        assert_eq!(
+            headline_losses(&mpl),
+            "loss/student 5.0000  loss/teacher 4.0000"
         );
     }
 }

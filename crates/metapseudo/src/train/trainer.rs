@@ -445,13 +445,7 @@ fn run_loop(
                 if let Some(ev) = &mut events {
                     ev.write(step, &refs)?;
                 }
-                let losses: Vec<String> = values
-                    .iter()
-                    .filter(|(k, _)| k.starts_with("loss/"))
-                    .take(3)
-                    .map(|(k, v)| format!("{k} {v:.4}"))
-                    .collect();
-                pb.set_message(losses.join("  "));
+                pb.set_message(super::progress::headline_losses(&values));
             }
         }
         if checkpoint_here {
@@ -467,6 +461,13 @@ fn run_loop(
         }
     }
     pb.finish();
+    if !opts.quiet {
+        eprintln!(
+            "evaluating {} model(s) on the {} split ...",
+            s.models().len(),
+            s.config.data.eval_split()
+        );
+    }
     let summary = s.summary(elapsed(s));
     summary.save(&run.summary())?;
     Ok(Outcome::Finished(Box::new(summary)))
