@@ -62,6 +62,11 @@ pub fn select_labeled(
                     "asked for {n} labels but the training set has only {total_available} labeled samples"
                 )));
             }
+            if n < c {
+                return Err(DataError::Invalid(format!(
+                    "{n} labels (data.labels, --labels) leave some of the {c} classes without a labeled sample: ask for at least {c}, or for labels per class with --labels-per-class"
+                )));
+            }
             let mut wanted = vec![n / c; c];
             let mut order: Vec<usize> = (0..c).collect();
             rng.shuffle(&mut order);

@@ -398,3 +398,19 @@ fn idx_images_train_end_to_end() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn flags_that_could_not_act_are_refused() {
+    let dir = temp_dir("cli-refused");
+    let out = dir.join("run");
+    let out = out.to_str().unwrap();
+    let e = fails(&["train", "--stop-at", "0", "--out", out]);
+    assert!(e.contains("--stop-at") && e.contains("0"), "{e}");
+    let e = fails(&["predict", out, "x.png", "--top-k", "0"]);
+    assert!(e.contains("--top-k"), "{e}");
+    // Fewer labels than classes would leave classes without any label.
+    let e = fails(&["train", "--data", "digits", "--labels", "5", "--out", out]);
+    assert!(e.contains("data.labels") && e.contains("10 classes"), "{e}");
+    assert!(!dir.join("run").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

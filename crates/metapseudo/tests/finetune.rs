@@ -214,5 +214,20 @@ fn predict_and_export_use_a_stage_that_kept_its_last_model() {
     }
     let (weights, _) = metapseudo::export::export_run(&run, None, None).unwrap();
     assert!(weights.exists());
+    // Settings for a stage that exists already would not apply: they are refused.
+    let o = metapseudo(&[
+        "finetune",
+        run.to_str().unwrap(),
+        "--steps",
+        "400",
+        "--lr",
+        "0.05",
+    ]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{e}");
+    assert!(
+        e.contains("already holds a finetune stage") && e.contains("finetune.lr"),
+        "{e}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

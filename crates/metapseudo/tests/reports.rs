@@ -340,4 +340,9 @@ fn compare_groups_runs_and_writes_markdown_and_html() {
             .unwrap()
             .contains("<table>")
     );
+    // Without --out the tables go beside the runs, not into the working directory.
+    let o = common::metapseudo(&["compare", dir.join("runs").to_str().unwrap()]);
+    stdout(&o);
+    assert!(dir.join("runs").join("compare.md").exists());
+    assert!(dir.join("runs").join("compare.html").exists());
 }

@@ -12,14 +12,15 @@ pub struct CompareArgs {
     /// Run folders, or folders holding run folders.
     #[arg(required = true)]
     dirs: Vec<PathBuf>,
-    /// Write <OUT>.md and <OUT>.html.
-    #[arg(long, default_value = "compare")]
-    out: PathBuf,
+    /// Write <OUT>.md and <OUT>.html (default: `compare` inside the first folder given).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// Runs `metapseudo compare`.
 pub fn run(args: CompareArgs) -> Result<()> {
-    let (dirs, out) = (&args.dirs, &args.out);
+    let dirs = &args.dirs;
+    let out = args.out.clone().unwrap_or_else(|| dirs[0].join("compare"));
     let rows = compare::collect_runs(dirs)?;
     let groups = compare::group_runs(&rows);
     let md = compare::markdown(&rows, &groups);

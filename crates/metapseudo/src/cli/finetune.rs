@@ -49,7 +49,7 @@ pub struct FinetuneArgs {
     #[command(flatten)]
     stage: StageFlags,
     /// Save a checkpoint and exit after this many steps of the stage.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     stop_at: Option<u64>,
     #[command(flatten)]
     device: DeviceArg,
@@ -72,6 +72,17 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     let run = RunDir {
         dir: args.dir.clone(),
     };
+    let stage = run.stage();
+    let flags = args.stage.flags();
+    if stage.config().exists() && !flags.is_empty() {
+        let given: Vec<&str> = flags.iter().map(|(k, _)| k.as_str()).collect();
+        anyhow::bail!(
+            "{} already holds a finetune stage, whose settings are in its config.toml; {} would not apply to it. Continue it with `metapseudo finetune {}`, or remove that folder to run a new stage with these settings",
+            stage.dir.display(),
+            given.join(", "),
+            run.dir.display()
+        );
+    }
     let ft = args.settings(&run.read_config()?)?;
     let opts = TrainOptions {
         stop_at: args.stop_at,

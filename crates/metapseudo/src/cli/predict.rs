@@ -5,6 +5,7 @@ use super::args::DeviceArg;
 use anyhow::Result;
 use clap::Args;
 use metapseudo::predict::{self, Predictor, read_inputs};
+use metapseudo::run::RunDir;
 use std::path::PathBuf;
 
 /// `metapseudo predict`'s arguments.
@@ -15,9 +16,9 @@ pub struct PredictArgs {
     /// Image files, folders (searched recursively) or CSV files.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// Classes to show per input, most probable first.
-    #[arg(long, default_value_t = 1)]
-    top_k: usize,
+    /// Classes to show per input, most probable first (at least 1).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    top_k: u64,
     /// Which model of a run folder (default: its reported model): student, ema, teacher, ensemble.
     #[arg(long)]
     model_name: Option<String>,
@@ -30,7 +31,16 @@ pub struct PredictArgs {
 
 /// Runs `metapseudo predict`.
 pub fn run(args: PredictArgs) -> Result<()> {
-    let (top_k, json) = (args.top_k, args.json);
+    let (top_k, json) = (args.top_k as usize, args.json);
+    let run = RunDir {
+        dir: args.model.clone(),
+    };
+    if run.config().exists() && run.read_summary()?.is_none() {
+        eprintln!(
+            "note: {} has not finished training (no summary.json): predicting with its last checkpoint",
+            run.dir.display()
+        );
+    }
     let predictor = Predictor::open(&args.model, args.model_name.as_deref(), args.device.name())?;
     let inputs = &args.inputs;
     let items = read_inputs(inputs, &predictor.pre)?;

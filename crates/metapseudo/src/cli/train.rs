@@ -74,7 +74,7 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with_all = ["data", "method", "seed", "steps", "budget", "preset", "config", "sets", "out", "checkpoint_every", "skip_bad_images", "tensorboard", "unlabeled_loss", "role_swap", "teacher_run", "finetune_steps"])]
     resume: Option<PathBuf>,
     /// Save a checkpoint and exit after this many steps.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     stop_at: Option<u64>,
     #[command(flatten)]
     device: DeviceArg,
