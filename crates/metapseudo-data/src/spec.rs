@@ -31,8 +31,11 @@ pub struct DataFormat {
     pub source: Source,
     /// One line for help texts.
     pub about: &'static str,
-    /// The preset the program chooses for this kind of data when none is named.
+    /// The preset the program chooses for this kind of data when none is named and the run
+    /// computes on a GPU.
     pub preset: &'static str,
+    /// The preset it chooses when the run computes on the CPU (sized for a few cores).
+    pub cpu_preset: &'static str,
     /// Loads the set (`path` is `None` for built-in sets).
     pub load: fn(Option<&Path>, &LoadOptions) -> Result<Dataset>,
 }
@@ -202,6 +205,7 @@ const MOONS: DataFormat = DataFormat {
     source: Source::BuiltIn,
     about: "two interleaving half circles, generated and seeded (the MPL paper's figure 1)",
     preset: "moons",
+    cpu_preset: "moons",
     load: |_, opts| Ok(crate::moons::moons(&opts.moons)),
 };
 
@@ -211,6 +215,7 @@ const DIGITS: DataFormat = DataFormat {
     source: Source::BuiltIn,
     about: "the UCI 8x8 handwritten digits, embedded (no download)",
     preset: "digits",
+    cpu_preset: "digits",
     load: |_, _| crate::digits::digits(),
 };
 
@@ -220,6 +225,7 @@ const CSV: DataFormat = DataFormat {
     source: Source::File,
     about: "numeric columns and a label column; an empty label means unlabeled",
     preset: "tabular",
+    cpu_preset: "tabular",
     load: |path, opts| crate::csv::csv_dataset(required(path), &opts.csv, &opts.csv_test),
 };
 
@@ -229,6 +235,7 @@ const IDX: DataFormat = DataFormat {
     source: Source::Dir,
     about: "MNIST-style IDX files (MNIST, Fashion-MNIST, KMNIST), gzipped or not",
     preset: "fashion-cpu",
+    cpu_preset: "fashion-cpu",
     load: |path, _| {
         let dir = required(path);
         let (train, test) = crate::idx::read_idx_dir(dir)?;
@@ -250,6 +257,7 @@ const CIFAR10: DataFormat = DataFormat {
     source: Source::Dir,
     about: "CIFAR-10's original binary batches",
     preset: "cifar10-4k-mpl",
+    cpu_preset: "fashion-cpu",
     load: |path, _| {
         let dir = required(path);
         let (train, test) = crate::cifar::read_cifar10(dir)?;
@@ -267,6 +275,7 @@ const CIFAR100: DataFormat = DataFormat {
     source: Source::Dir,
     about: "CIFAR-100's original binary batches (fine or coarse labels)",
     preset: "cifar100-10k-mpl",
+    cpu_preset: "fashion-cpu",
     load: |path, opts| {
         let dir = required(path);
         let label = opts.cifar100_label;
@@ -282,6 +291,7 @@ const SVHN: DataFormat = DataFormat {
     source: Source::Dir,
     about: "SVHN's train_32x32.mat and test_32x32.mat (extra_32x32.mat as unlabeled)",
     preset: "svhn-1k-mpl",
+    cpu_preset: "fashion-cpu",
     load: |path, opts| {
         let dir = required(path);
         let (train, test) = crate::svhn::read_svhn(dir, opts.svhn_extra)?;
@@ -299,6 +309,7 @@ const FOLDER: DataFormat = DataFormat {
     source: Source::Dir,
     about: "JPEG/PNG images in one sub-folder per class, any size",
     preset: "cifar10-4k-mpl",
+    cpu_preset: "fashion-cpu",
     load: |path, opts| {
         let dir = required(path);
         let mut folder = opts.folder.clone();

@@ -199,11 +199,28 @@ impl ConfigLayers {
                 .map_err(|e| anyhow::anyhow!("data.spec: {e}"))?,
             None => Config::default().data.spec,
         };
-        let preset = self
-            .preset
-            .clone()
-            .or_else(|| self.user_string("preset"))
-            .unwrap_or_else(|| data_spec.format().preset.to_string());
+        let mut notes = Vec::new();
+        let preset = match self.preset.clone().or_else(|| self.user_string("preset")) {
+            Some(named) => named,
+            None => {
+                let format = data_spec.format();
+                let device = self
+                    .user_string("train.device")
+                    .unwrap_or_else(|| Config::default().train.device);
+                let (chosen, why) = if device == "cpu" {
+                    (format.cpu_preset, "on the cpu")
+                } else {
+                    (format.preset, "on a GPU")
+                };
+                if format.cpu_preset != format.preset {
+                    notes.push(format!(
+                        "preset '{chosen}', chosen for {}: data {why} (the GPU recipe is '{}'); name another with --preset",
+                        format.kind, format.preset
+                    ));
+                }
+                chosen.to_string()
+            }
+        };
         let mut table = Table::try_from(Config::default()).expect("the default config serialises");
         let method = self
             .user_string("method")
@@ -220,7 +237,12 @@ impl ConfigLayers {
         for (k, v) in &self.flags {
             set_key(&mut table, k, v.clone(), "command-line flag")?;
         }
-        let notes = scale_phases(&before_user, &mut table, |k| self.user_sets(k), &preset);
+        notes.extend(scale_phases(
+            &before_user,
+            &mut table,
+            |k| self.user_sets(k),
+            &preset,
+        ));
         table.insert("preset".into(), Value::String(preset));
         let config = config_from_table(table)?;
         config.validate()?;
@@ -292,6 +314,33 @@ fn scale_phases(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_data_on_the_cpu_gets_the_cpu_preset_and_says_so() {
+        let on = |device: Option<&str>| {
+            let mut sets = vec![parse_set("data.spec=\"folder:photos\"").unwrap()];
+            if let Some(d) = device {
+                sets.push(("train.device".into(), Value::String(d.into())));
+            }
+            ConfigLayers {
+                sets,
+                ..Default::default()
+            }
+            .resolve_noted()
+            .unwrap()
+        };
+        let (c, notes) = on(None);
+        assert_eq!(c.preset.as_str(), "fashion-cpu");
+        assert!(
+            notes[0].contains("'fashion-cpu'") && notes[0].contains("on the cpu"),
+            "{notes:?}"
+        );
+        let (c, _) = on(Some("cuda"));
+        assert_eq!(c.preset.as_str(), "cifar10-4k-mpl");
+        // Tables keep their preset, with nothing to say.
+        let (c, notes) = ConfigLayers::default().resolve_noted().unwrap();
+        assert_eq!((c.preset.as_str(), notes.len()), ("moons", 0));
+    }
 
     #[test]
     fn a_shorter_run_scales_the_phases_the_user_did_not_set() {

@@ -24,6 +24,9 @@ pub enum Progress {
     Hidden,
 }
 
+/// Steps after which plain progress prints its first line (rate and ETA).
+const EARLY_LINE_STEPS: u64 = 10;
+
 /// `1h02m`, `3m05s`, `42s`.
 pub fn format_duration(d: Duration) -> String {
     let s = d.as_secs();
@@ -88,7 +91,10 @@ impl Progress {
                 start,
                 message,
             } => {
-                if step.is_multiple_of(*every) || step == *total {
+                // An early line gives the rate and the run's expected duration within seconds,
+                // before the first 5 %.
+                let early = step == start.0 + EARLY_LINE_STEPS;
+                if early || step.is_multiple_of(*every) || step == *total {
                     eprintln!("{}", progress_line(step, *total, *start, message));
                 }
             }
