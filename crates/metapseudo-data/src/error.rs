@@ -6,12 +6,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// What the system said.
-        source: std::io::Error,
+        /// What the system said (in the message once, not again as a cause).
+        cause: std::io::Error,
     },
     /// A CSV cell or row is malformed.
     #[error("{path}: line {line}, column {column}: {message}")]
@@ -36,9 +36,9 @@ pub type Result<T> = std::result::Result<T, DataError>;
 impl DataError {
     /// Turns an I/O error on `path` into a [`DataError::Io`] naming it (for `map_err`).
     pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
-        move |source| Self::Io {
+        move |cause| Self::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         }
     }
 }

@@ -91,9 +91,22 @@ impl DataSpec {
         self.path.as_deref()
     }
 
-    /// Loads the data set.
+    /// Loads the data set; a file or folder that does not exist is named as such.
     pub fn load(&self, opts: &LoadOptions) -> Result<Dataset> {
-        (self.format().load)(self.path(), opts)
+        let format = self.format();
+        if let Some(path) = self.path() {
+            let (exists, what) = match format.source {
+                Source::Dir => (path.is_dir(), "folder"),
+                _ => (path.is_file(), "file"),
+            };
+            if !exists {
+                return Err(DataError::Invalid(format!(
+                    "data {what} {} does not exist (--data {self})",
+                    path.display()
+                )));
+            }
+        }
+        (format.load)(self.path(), opts)
     }
 
     /// A short name for folder names: a CSV file's stem, else the whole specification.

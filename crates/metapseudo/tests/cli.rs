@@ -414,3 +414,58 @@ fn flags_that_could_not_act_are_refused() {
     assert!(!dir.join("run").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn messages_say_what_to_fix() {
+    let dir = temp_dir("cli-messages");
+    let out = dir.join("run");
+    let out_s = out.to_str().unwrap();
+    let e = fails(&["train", "--set", "train.steps=abc", "--out", out_s]);
+    assert!(e.contains("train.steps") && e.contains("abc"), "{e}");
+    let missing = dir.join("nothing.csv");
+    let e = fails(&[
+        "train",
+        "--data",
+        &format!("csv:{}", missing.display()),
+        "--out",
+        out_s,
+    ]);
+    assert!(
+        e.contains("data file") && e.contains("does not exist"),
+        "{e}"
+    );
+    assert_eq!(
+        e.matches("nothing.csv").count(),
+        2,
+        "named once, and in the flag: {e}"
+    );
+    let e = fails(&[
+        "train",
+        "--data",
+        &format!("idx:{}", dir.join("no-idx").display()),
+        "--out",
+        out_s,
+    ]);
+    assert!(e.contains("data folder") && e.contains("no-idx"), "{e}");
+    // A run without a finetune stage, and one killed before its first checkpoint.
+    let o = metapseudo(&["train", "--quiet", "--steps", "30", "--out", out_s]);
+    assert!(o.status.success());
+    let e = fails(&["predict", out_s, "x.csv", "--model-name", "finetuned"]);
+    assert!(
+        e.contains("has no finetune stage") && e.contains("metapseudo finetune"),
+        "{e}"
+    );
+    std::fs::remove_file(out.join("checkpoint.safetensors")).unwrap();
+    for cmd in [
+        vec!["eval", out_s],
+        vec!["export", out_s],
+        vec!["predict", out_s, "x.csv"],
+    ] {
+        let e = fails(&cmd);
+        assert!(
+            e.contains("no checkpoint yet") && e.contains("--resume"),
+            "{cmd:?}: {e}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

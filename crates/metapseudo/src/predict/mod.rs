@@ -81,6 +81,13 @@ impl Predictor {
             // The stage's own reported model: its best by validation, or, when it held no
             // validation samples out, its last model.
             let stage = run.stage();
+            if !stage.config().exists() {
+                bail!(
+                    "{} has no finetune stage, so no model '{FINETUNED}': run one with `metapseudo finetune {} --steps N`, or choose --model-name student, ema or teacher",
+                    run.dir.display(),
+                    run.dir.display()
+                );
+            }
             let mut p = Self::from_run(&stage.dir, None, device)?;
             p.model_name = name;
             return Ok(p);
@@ -93,7 +100,7 @@ impl Predictor {
                 config.method
             );
         }
-        let file = TensorFile::load(&run.checkpoint())?;
+        let file = TensorFile::load(&run.require_checkpoint()?)?;
         // The ensemble averages the logits of the student and the teacher.
         let member_names = if name == "ensemble" {
             vec!["student", "teacher"]

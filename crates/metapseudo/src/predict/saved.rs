@@ -34,7 +34,7 @@ impl SavedRun {
         let config = run.read_config()?;
         let device = crate::device::open(device.unwrap_or(&config.train.device))?;
         let data = RunData::prepare(&config, Some(run.read_split()?))?;
-        let path = run.checkpoint();
+        let path = run.require_checkpoint()?;
         let file = TensorFile::load(&path)?;
         let state = CheckpointState::read(&file)
             .with_context(|| format!("cannot read {}", path.display()))?;

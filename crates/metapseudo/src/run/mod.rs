@@ -65,6 +65,19 @@ impl RunDir {
         }
     }
 
+    /// The checkpoint, which must exist: a run stopped before its first one has no model.
+    pub fn require_checkpoint(&self) -> Result<PathBuf> {
+        let path = self.checkpoint();
+        if !path.exists() {
+            anyhow::bail!(
+                "{} has no checkpoint yet: it stopped before saving a model; continue it with `metapseudo train --resume {}`",
+                self.dir.display(),
+                self.dir.display()
+            );
+        }
+        Ok(path)
+    }
+
     /// Reads the saved configuration of an existing run.
     pub fn read_config(&self) -> Result<Config> {
         let path = self.config();
