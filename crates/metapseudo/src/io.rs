@@ -42,6 +42,31 @@ pub struct TensorFile {
 }
 
 impl TensorFile {
+    /// The names of the tensors holding NaN or infinite values, in order.
+    pub fn non_finite(&self) -> Vec<&str> {
+        self.tensors
+            .iter()
+            .filter(|(_, t)| t.values.iter().any(|v| !v.is_finite()))
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
+    /// An error naming `path` and its first non-finite tensors, if it has any: such a
+    /// checkpoint is not a model to evaluate, predict with or continue from.
+    pub fn check_finite(&self, path: &Path) -> Result<()> {
+        let bad = self.non_finite();
+        if bad.is_empty() {
+            return Ok(());
+        }
+        bail!(
+            "{} holds non-finite (NaN or infinite) values in {} tensor(s): {}{}; it cannot be used",
+            path.display(),
+            bad.len(),
+            bad.iter().take(5).copied().collect::<Vec<_>>().join(", "),
+            if bad.len() > 5 { ", ..." } else { "" }
+        );
+    }
+
     /// Adds every tensor of `map` under `prefix/`.
     pub fn insert_all(&mut self, prefix: &str, map: BTreeMap<String, HostTensor>) {
         for (k, v) in map {
@@ -145,6 +170,27 @@ impl TensorFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_with_non_finite_values_is_refused_by_name() {
+        let mut f = TensorFile::default();
+        let t = |v: f32| HostTensor {
+            shape: vec![2],
+            values: vec![1.0, v],
+        };
+        f.tensors.insert("ema/w".into(), t(2.0));
+        assert!(f.check_finite(Path::new("c.safetensors")).is_ok());
+        f.tensors.insert("teacher/w".into(), t(f32::NAN));
+        assert_eq!(f.non_finite(), ["teacher/w"]);
+        let e = f
+            .check_finite(Path::new("c.safetensors"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("c.safetensors") && e.contains("teacher/w"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn tensor_file_round_trip_and_atomic_replace() {

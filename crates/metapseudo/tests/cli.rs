@@ -469,3 +469,41 @@ fn messages_say_what_to_fix() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn no_non_finite_weights_are_saved_and_no_non_finite_option_is_accepted() {
+    let dir = temp_dir("cli-non-finite");
+    let out = dir.join("run");
+    let out_s = out.to_str().unwrap();
+    // A step this large makes the teacher's weights infinite while the loss it was computed
+    // from was finite: nothing of it may be saved as a good checkpoint.
+    let e = fails(&[
+        "train",
+        "--quiet",
+        "--method",
+        "mpl",
+        "--checkpoint-every",
+        "1",
+        "--set",
+        "teacher_optim.lr=1e300",
+        "--set",
+        "teacher_optim.warmup_steps=0",
+        "--out",
+        out_s,
+    ]);
+    assert!(
+        e.contains("became non-finite") && e.contains("teacher/"),
+        "{e}"
+    );
+    assert!(!out.join("checkpoint.safetensors").exists());
+    for bad in [
+        "teacher_optim.lr=inf",
+        "uda.threshold=nan",
+        "data.moons_noise=-inf",
+    ] {
+        let e = fails(&["train", "--set", bad, "--out", out_s]);
+        let key = bad.split('=').next().unwrap();
+        assert!(e.contains(key) && e.contains("finite"), "{bad}: {e}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -14,6 +14,9 @@ fn positive(option: &str, ok: bool, what: &str) -> anyhow::Result<()> {
 impl Config {
     /// Checks every enumerated option and range, naming the option at fault.
     pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(key) = non_finite_key(&toml::Value::try_from(self)?, "") {
+            anyhow::bail!("{key} must be a finite number (not NaN or infinite)");
+        }
         self.train
             .device
             .parse::<crate::device::DeviceName>()
@@ -188,5 +191,21 @@ impl Config {
             anyhow::bail!("train.report = 'ema' needs train.ema_decay > 0");
         }
         Ok(())
+    }
+}
+
+/// The first option, as a dotted key, whose value is a NaN or infinite number.
+fn non_finite_key(value: &toml::Value, prefix: &str) -> Option<String> {
+    match value {
+        toml::Value::Float(f) if !f.is_finite() => Some(prefix.to_string()),
+        toml::Value::Table(t) => t.iter().find_map(|(k, v)| {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            non_finite_key(v, &key)
+        }),
+        _ => None,
     }
 }

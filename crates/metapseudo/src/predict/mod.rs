@@ -100,7 +100,9 @@ impl Predictor {
                 config.method
             );
         }
-        let file = TensorFile::load(&run.require_checkpoint()?)?;
+        let path = run.require_checkpoint()?;
+        let file = TensorFile::load(&path)?;
+        file.check_finite(&path)?;
         // The ensemble averages the logits of the student and the teacher.
         let member_names = if name == "ensemble" {
             vec!["student", "teacher"]
@@ -141,6 +143,7 @@ impl Predictor {
             path.to_path_buf()
         };
         let file = TensorFile::load(&file_path)?;
+        file.check_finite(&file_path)?;
         let meta = ExportMeta::from_file(&file, &file_path)?;
         let model = network_from(&meta.model, &meta.preprocess, &file.tensors, device)
             .with_context(|| format!("loading {}", file_path.display()))?;

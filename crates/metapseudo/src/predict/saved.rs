@@ -36,6 +36,7 @@ impl SavedRun {
         let data = RunData::prepare(&config, Some(run.read_split()?))?;
         let path = run.require_checkpoint()?;
         let file = TensorFile::load(&path)?;
+        file.check_finite(&path)?;
         let state = CheckpointState::read(&file)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let shape = ModelShape {

@@ -297,6 +297,7 @@ pub fn load_session(run: &RunDir, device: Option<&str>) -> Result<(Session, u64)
     let mut session = fresh_session(run, device)?;
     let path = run.checkpoint();
     let file = TensorFile::load(&path)?;
+    file.check_finite(&path)?;
     let metrics = session
         .restore(&file)
         .with_context(|| format!("cannot restore {}", path.display()))?;
@@ -375,6 +376,9 @@ pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Resu
     run_loop(&mut session, run, &mut metrics, opts)
 }
 
+/// What to do about a run that diverged.
+const LOWER_RATES: &str = "Lower the learning rates or clip gradients (--set teacher_optim.clip_norm=5 --set student_optim.clip_norm=5)";
+
 fn run_loop(
     s: &mut Session,
     run: &RunDir,
@@ -394,6 +398,13 @@ fn run_loop(
     };
     let mut last_checkpoint: Option<u64> = run.checkpoint().exists().then_some(s.step);
     let mut clock = super::interrupt::CheckpointClock::new(t.checkpoint_minutes);
+    let kept = |last: Option<u64>| match last {
+        Some(c) => format!(
+            "the last good checkpoint (step {c}) is kept in {}",
+            run.checkpoint().display()
+        ),
+        None => "no checkpoint had been written yet".to_string(),
+    };
     if s.step == 0 {
         // The starting model is the first candidate for the best checkpoint.
         s.check_validation();
@@ -414,15 +425,9 @@ fn run_loop(
             let values = read_scalars(&scalars);
             if let Some((name, v)) = non_finite_loss(&values) {
                 pb.finish();
-                let kept = match last_checkpoint {
-                    Some(c) => format!(
-                        "the last good checkpoint (step {c}) is kept in {}",
-                        run.checkpoint().display()
-                    ),
-                    None => "no checkpoint had been written yet".to_string(),
-                };
                 bail!(
-                    "training stopped at step {step}: loss term '{name}' is {v}; {kept}. Lower the learning rates or clip gradients (--set teacher_optim.clip_norm=5 --set student_optim.clip_norm=5)"
+                    "training stopped at step {step}: loss term '{name}' is {v}; {}. {LOWER_RATES}",
+                    kept(last_checkpoint)
                 );
             }
             if log_here {
@@ -450,6 +455,17 @@ fn run_loop(
         }
         if checkpoint_here {
             let f = s.checkpoint(metrics.bytes_written()?, elapsed(s))?;
+            // The loss was finite before the update; the updated weights need not be.
+            let bad = f.non_finite();
+            if !bad.is_empty() {
+                pb.finish();
+                bail!(
+                    "training stopped at step {step}: {} tensor(s) of the networks or their optimisers became non-finite (first: {}); {}. {LOWER_RATES}",
+                    bad.len(),
+                    bad[0],
+                    kept(last_checkpoint)
+                );
+            }
             f.save(&run.checkpoint())?;
             last_checkpoint = Some(step);
             clock.written(now);
