@@ -15,6 +15,11 @@ pub fn export_run(
     model: Option<&str>,
     out: Option<&Path>,
 ) -> Result<(PathBuf, PathBuf)> {
+    let run = crate::run::RunDir {
+        dir: dir.to_path_buf(),
+    };
+    run.read_config()?;
+    let _lock = crate::run::lock::RunLock::acquire(dir, "exporting")?;
     // Only the tensors are read back: the CPU holds them.
     let predictor = Predictor::from_run(dir, model, &burn::tensor::Device::flex())?;
     let [network] = predictor.members.as_slice() else {

@@ -315,3 +315,55 @@ fn ctrl_c_saves_the_step_and_the_resumed_run_ends_as_an_uninterrupted_one() {
     assert_eq!(acc(&a), acc(&b));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_second_process_in_a_run_folder_is_refused_naming_the_first() {
+    let dir = common::temp_dir("lock");
+    let run = dir.join("run");
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_metapseudo"))
+        .args([
+            "train",
+            "--quiet",
+            "--steps",
+            "200000",
+            "--out",
+            run.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !run.join("metrics.jsonl").exists() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the first run never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = first.id().to_string();
+    let refusal = |args: &[&str]| {
+        let o = common::metapseudo(args);
+        assert!(!o.status.success(), "{args:?}");
+        String::from_utf8_lossy(&o.stderr).to_string()
+    };
+    let e = refusal(&["train", "--quiet", "--resume", run.to_str().unwrap()]);
+    assert!(e.contains("in use by process") && e.contains(&pid), "{e}");
+    let e = refusal(&["train", "--quiet", "--out", run.to_str().unwrap()]);
+    assert!(e.contains("already holds a run"), "{e}");
+    let e = refusal(&["report", run.to_str().unwrap()]);
+    assert!(e.contains("in use by process"), "{e}");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // Killed, it left its lock behind: the lock is stale, and the run resumes.
+    assert!(run.join(".lock").exists());
+    let o = common::metapseudo(&[
+        "train",
+        "--quiet",
+        "--resume",
+        run.to_str().unwrap(),
+        "--stop-at",
+        "200",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!run.join(".lock").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

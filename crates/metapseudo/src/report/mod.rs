@@ -246,6 +246,8 @@ fn decision_regions(saved: &SavedRun, rng: &mut Rng) -> Option<Regions> {
 /// `device` (default: the run's own). A run that has not finished is reported as it stands at
 /// its last checkpoint.
 pub fn write_report(run: &RunDir, device: Option<&str>) -> Result<PathBuf> {
+    run.read_config()?;
+    let _lock = crate::run::lock::RunLock::acquire(&run.dir, "writing the report")?;
     let saved = SavedRun::load(run, device)?;
     let logits = saved.test_logits();
     let summary = match run.read_summary()? {

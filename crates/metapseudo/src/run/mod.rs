@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod lock;
 pub mod metrics;
 pub mod preprocess;
 pub mod summary;

@@ -126,6 +126,7 @@ pub fn finetune(
     opts: &TrainOptions,
 ) -> Result<Option<Summary>> {
     let config = parent.read_config()?;
+    let _lock = crate::run::lock::RunLock::acquire(&parent.dir, "the finetune stage")?;
     let Some(mut summary) = parent.read_summary()? else {
         bail!(
             "{} has not finished training (no summary.json): finish it first with `metapseudo train --resume {}`",

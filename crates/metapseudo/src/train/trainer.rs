@@ -14,6 +14,7 @@ use crate::models::reduced::ReducedTeacher;
 use crate::models::{self, ModelShape, Network};
 use crate::params::import_tensors;
 use crate::report::tensorboard::EventLog;
+use crate::run::lock::RunLock;
 use crate::run::metrics::MetricsLog;
 use crate::run::{RunData, RunDir, Summary};
 use anyhow::{Context, Result, bail};
@@ -331,7 +332,9 @@ fn teacher_split(config: &Config) -> Result<Option<crate::run::SplitRecord>> {
 }
 
 /// Trains `config` in `run` (a new folder), or, without a config, continues the run there.
+/// The folder is locked for the duration: a second writer is refused.
 pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Result<Outcome> {
+    let lock: RunLock;
     let (mut session, metrics_bytes) = match config {
         Some(config) => {
             methods::check(config)?;
@@ -349,6 +352,15 @@ pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Resu
             let session = Session::new(config, data)?;
             std::fs::create_dir_all(&run.dir)
                 .with_context(|| format!("cannot create run folder {}", run.dir.display()))?;
+            lock = RunLock::acquire(&run.dir, "training")?;
+            // Checked again under the lock: another process may have started a run here.
+            if run.config().exists() {
+                bail!(
+                    "{} already holds a run: continue it with `metapseudo train --resume {}` or choose another --out",
+                    run.dir.display(),
+                    run.dir.display()
+                );
+            }
             write_atomic(&run.config(), config.to_toml().as_bytes())?;
             write_atomic(
                 &run.split(),
@@ -357,9 +369,13 @@ pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Resu
             run.save_preprocess(&preprocess)?;
             (session, 0)
         }
-        None if run.checkpoint().exists() => load_session(run, opts.device.as_deref())?,
+        None if run.checkpoint().exists() => {
+            lock = RunLock::acquire(&run.dir, "training")?;
+            load_session(run, opts.device.as_deref())?
+        }
         // Killed before its first checkpoint: start the same run again from step 0.
         None => {
+            lock = RunLock::acquire(&run.dir, "training")?;
             eprintln!(
                 "note: {} has no checkpoint yet: the run starts again from step 0",
                 run.dir.display()
@@ -372,6 +388,7 @@ pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Resu
     {
         init.apply(&mut session)?;
     }
+    let _lock = lock;
     let mut metrics = MetricsLog::open(&run.metrics(), Some(metrics_bytes))?;
     run_loop(&mut session, run, &mut metrics, opts)
 }
