@@ -2,6 +2,7 @@
 //! step decay.
 
 use crate::config::OptimConfig;
+use crate::config::ScheduleKind;
 
 /// A learning rate as a function of the step, as in the reference MPL code: 0 during the
 /// wait, `lr * t / warmup` during warm-up (`t` counted from the end of the wait), then as
@@ -44,13 +45,13 @@ impl Schedule {
             lr: c.lr,
             wait: c.wait_steps,
             warmup: c.warmup_steps,
-            decay: match c.schedule.as_str() {
-                "cosine" => Decay::Cosine,
-                "step" => Decay::Steps {
+            decay: match c.schedule {
+                ScheduleKind::Cosine => Decay::Cosine,
+                ScheduleKind::Step => Decay::Steps {
                     at: c.decay_at.clone(),
                     factor: c.decay_factor,
                 },
-                _ => Decay::Constant,
+                ScheduleKind::Constant => Decay::Constant,
             },
             total,
         }

@@ -12,7 +12,7 @@
 
 use super::trainer::{InitFrom, Outcome, TrainOptions, train};
 use crate::config::{Config, FinetuneConfig, OptimConfig};
-use crate::config::{ReportedModel, ScheduleKind};
+use crate::config::{FinetuneFrom, ReportedModel, ScheduleKind};
 use crate::io::write_atomic;
 use crate::run::{FinetuneRecord, RunData, RunDir, STAGE_FOLDER, Summary, count_per_class};
 use anyhow::{Context, Result, bail};
@@ -21,10 +21,10 @@ use metapseudo_data::split::{ValidationSource, carve_validation};
 
 /// The model the stage starts from: `ft.from`, or the EMA when the run keeps one.
 pub fn start_model(config: &Config, ft: &FinetuneConfig) -> String {
-    match ft.from.as_str() {
-        "" if config.train.ema_decay > 0.0 => "ema".into(),
-        "" => "student".into(),
-        other => other.into(),
+    match ft.from {
+        FinetuneFrom::Auto if config.train.ema_decay > 0.0 => "ema".into(),
+        FinetuneFrom::Auto => "student".into(),
+        named => named.as_str().into(),
     }
 }
 
@@ -84,9 +84,9 @@ fn prepare_stage(
     let (labeled, validation) = if ft.validation_per_class == 0 {
         (split.labeled_indices.clone(), Vec::new())
     } else {
-        let source = match ft.validation.as_str() {
-            "training" => ValidationSource::Training,
-            _ => ValidationSource::Labeled,
+        let source = match ft.validation {
+            crate::config::ValidationSource::Training => ValidationSource::Training,
+            crate::config::ValidationSource::Labeled => ValidationSource::Labeled,
         };
         carve_validation(
             data.dataset.train.labels(),
