@@ -223,8 +223,21 @@ pub fn parse_csv(text: &str, path: &Path, opts: &CsvOptions) -> Result<CsvTable>
             "the file has a header but no data rows".into(),
         ));
     }
-    let mut classes: Vec<&str> = raw_labels.iter().flatten().copied().collect();
-    let all_int = classes.iter().all(|c| c.parse::<i64>().is_ok());
+    // Integer labels are classes by value: "1" and "01" are one class, named "1".
+    let all_int = raw_labels
+        .iter()
+        .flatten()
+        .all(|c| c.parse::<i64>().is_ok());
+    let raw_labels: Vec<Option<String>> = raw_labels
+        .iter()
+        .map(|l| {
+            l.map(|l| match l.parse::<i64>() {
+                Ok(v) if all_int => v.to_string(),
+                _ => l.to_string(),
+            })
+        })
+        .collect();
+    let mut classes: Vec<&str> = raw_labels.iter().flatten().map(String::as_str).collect();
     if all_int {
         classes.sort_by_key(|c| c.parse::<i64>().unwrap_or_default());
     } else {
@@ -233,7 +246,10 @@ pub fn parse_csv(text: &str, path: &Path, opts: &CsvOptions) -> Result<CsvTable>
     classes.dedup();
     let labels = raw_labels
         .iter()
-        .map(|l| l.map(|l| classes.iter().position(|c| *c == l).unwrap_or_default()))
+        .map(|l| {
+            l.as_deref()
+                .map(|l| classes.iter().position(|c| *c == l).unwrap_or_default())
+        })
         .collect();
     Ok(CsvTable {
         samples: Samples {
@@ -334,6 +350,13 @@ mod tests {
 
     fn parse(text: &str, opts: &CsvOptions) -> Result<CsvTable> {
         parse_csv(text, Path::new("t.csv"), opts)
+    }
+
+    #[test]
+    fn integer_labels_are_classes_by_value() {
+        let t = parse("x,y\n1,01\n2,1\n3,2\n4,002\n", &CsvOptions::default()).unwrap();
+        assert_eq!(t.classes, ["1", "2"]);
+        assert_eq!(t.samples.labels, [Some(0), Some(0), Some(1), Some(1)]);
     }
 
     #[test]

@@ -507,3 +507,24 @@ fn no_non_finite_weights_are_saved_and_no_non_finite_option_is_accepted() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn values_that_mean_nothing_are_refused() {
+    let dir = temp_dir("cli-meaningless");
+    let out = dir.join("run");
+    let out_s = out.to_str().unwrap();
+    for (set, says) in [
+        ("uda.weight=-1", "uda.weight"),
+        ("metasemi.weight=-0.5", "metasemi.weight"),
+        ("uda.threshold=1.5", "uda.threshold"),
+        ("metasemi.epsilon=0", "metasemi.epsilon"),
+    ] {
+        let e = fails(&["train", "--set", set, "--out", out_s]);
+        assert!(e.contains(says), "{set}: {e}");
+    }
+    // 2^63 does not fit the configuration's integers: refused, not read as -1.
+    let e = fails(&["train", "--seed", "9223372036854775808", "--out", out_s]);
+    assert!(e.contains("--seed"), "{e}");
+    assert!(!out.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -119,7 +119,9 @@ impl ToTomlValue for PathBuf {
 
 impl ToTomlValue for u64 {
     fn to_toml_value(&self) -> Value {
-        Value::Integer(*self as i64)
+        // TOML integers are signed: a larger value stays too large (and is refused as such)
+        // instead of wrapping to a negative number.
+        i64::try_from(*self).map_or(Value::Float(*self as f64), Value::Integer)
     }
 }
 

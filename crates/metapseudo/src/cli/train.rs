@@ -24,6 +24,7 @@ config_flags! {
             /// Method: supervised, pseudo-label, uda, mpl, smpl, metasemi or reduced-mpl.
             method: MethodName => "method",
             /// Run seed (labeled subset, initialisation, batch order, augmentation).
+            #[arg(value_parser = clap::value_parser!(u64).range(..=i64::MAX as u64))]
             seed: u64 => "seed",
             /// Training steps.
             steps: u64 => "train.steps",

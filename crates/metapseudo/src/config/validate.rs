@@ -157,6 +157,23 @@ impl Config {
             self.uda.temperature > 0.0,
             "greater than 0",
         )?;
+        for (name, weight) in [
+            ("uda.weight", self.uda.weight),
+            ("metasemi.weight", self.metasemi.weight),
+        ] {
+            positive(name, weight >= 0.0, "at least 0 (a loss weight)")?;
+        }
+        for (name, p) in [
+            ("uda.threshold", self.uda.threshold),
+            ("pseudo_label.threshold", self.pseudo_label.threshold),
+        ] {
+            positive(name, (0.0..=1.0).contains(&p), "in [0, 1] (a probability)")?;
+        }
+        positive(
+            "metasemi.epsilon",
+            self.metasemi.epsilon > 0.0,
+            "greater than 0",
+        )?;
         positive(
             "train.align_decay",
             (0.0..1.0).contains(&self.train.align_decay),
