@@ -311,11 +311,6 @@ impl BatchStream {
         }
     }
 
-    /// Unlabeled examples in one epoch of the unlabeled stream.
-    pub fn unlabeled_epoch_len(&self) -> usize {
-        self.unlabeled.pool_len()
-    }
-
     fn position(&self) -> PipelineState {
         PipelineState {
             labeled: self.labeled.state(),

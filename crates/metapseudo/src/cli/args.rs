@@ -5,6 +5,7 @@ use anyhow::Result;
 use clap::Args;
 use metapseudo::config::Config;
 use metapseudo::config::layers::{ConfigLayers, parse_set, read_config_file};
+use metapseudo::train::trainer::TrainOptions;
 use std::path::PathBuf;
 use toml::Value;
 
@@ -22,6 +23,31 @@ impl DeviceArg {
     /// The device named, if any.
     pub fn name(&self) -> Option<&str> {
         self.device.as_deref()
+    }
+}
+
+/// How a training command runs: where it stops, where it computes, how much it prints.
+#[derive(Args)]
+pub struct RunControl {
+    /// Save a checkpoint and exit after this many steps (of the run, or of the stage).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub stop_at: Option<u64>,
+    #[command(flatten)]
+    pub device: DeviceArg,
+    /// No progress bar and no final table.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl RunControl {
+    /// The training loop's options these give.
+    pub fn options(&self) -> TrainOptions {
+        TrainOptions {
+            stop_at: self.stop_at,
+            quiet: self.quiet,
+            init: None,
+            device: self.device.device.clone(),
+        }
     }
 }
 
@@ -78,7 +104,10 @@ macro_rules! config_flags {
                 let mut out = Vec::new();
                 $(
                     if let Some(v) = &self.$field {
-                        out.push(($key.to_string(), $crate::cli::args::toml_value(v)));
+                        out.push((
+                            $key.to_string(),
+                            $crate::cli::args::ToTomlValue::to_toml_value(v),
+                        ));
                     }
                 )*
                 $(
@@ -94,12 +123,8 @@ macro_rules! config_flags {
 
 pub(crate) use config_flags;
 
-/// A flag's value as TOML (paths and numbers as the configuration spells them).
-pub fn toml_value<T: ToTomlValue + ?Sized>(v: &T) -> Value {
-    v.to_toml_value()
-}
-
-/// Values a configuration flag can carry.
+/// Values a configuration flag can carry, as TOML (paths and numbers as the configuration
+/// spells them).
 pub trait ToTomlValue {
     /// The value as TOML.
     fn to_toml_value(&self) -> Value;

@@ -1,7 +1,7 @@
 //! `metapseudo finetune`: the finetune stage on a finished run.
 
 use super::Interrupted;
-use super::args::{DeviceArg, config_flags};
+use super::args::{RunControl, config_flags};
 use super::report::after_training;
 use anyhow::Result;
 use clap::Args;
@@ -10,7 +10,6 @@ use metapseudo::config::{Config, FinetuneConfig};
 use metapseudo::run::RunDir;
 use metapseudo::train::finetune::finetune;
 use metapseudo::train::interrupt;
-use metapseudo::train::trainer::TrainOptions;
 use std::path::PathBuf;
 
 config_flags! {
@@ -48,14 +47,8 @@ pub struct FinetuneArgs {
     dir: PathBuf,
     #[command(flatten)]
     stage: StageFlags,
-    /// Save a checkpoint and exit after this many steps of the stage.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    stop_at: Option<u64>,
     #[command(flatten)]
-    device: DeviceArg,
-    /// No progress bar and no final table.
-    #[arg(long)]
-    quiet: bool,
+    control: RunControl,
 }
 
 impl FinetuneArgs {
@@ -84,29 +77,20 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         );
     }
     let ft = args.settings(&run.read_config()?)?;
-    let opts = TrainOptions {
-        stop_at: args.stop_at,
-        quiet: args.quiet,
-        init: None,
-        device: args.device.device.clone(),
-    };
+    let opts = args.control.options();
     match finetune(&run, &ft, &opts)? {
         Some(summary) => {
-            after_training(&run.stage(), args.device.name(), args.quiet)?;
-            if !args.quiet {
+            after_training(&run.stage(), args.control.device.name(), args.control.quiet)?;
+            if !args.control.quiet {
                 print!("{}", summary.table());
                 println!("stage folder: {}", run.stage().dir.display());
             }
         }
         None if interrupt::requested() => {
-            return Err(Interrupted {
-                step: None,
-                resume: format!("metapseudo finetune {}", run.dir.display()),
-            }
-            .into());
+            return Err(Interrupted::stage(&run));
         }
         None => {
-            if !args.quiet {
+            if !args.control.quiet {
                 println!(
                     "stopped; continue the stage with: metapseudo finetune {}",
                     run.dir.display()

@@ -40,6 +40,17 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
+impl Interrupted {
+    /// The finetune stage of `run` was interrupted.
+    pub fn stage(run: &metapseudo::run::RunDir) -> anyhow::Error {
+        Interrupted {
+            step: None,
+            resume: format!("metapseudo finetune {}", run.dir.display()),
+        }
+        .into()
+    }
+}
+
 /// Semi-supervised learning with Meta Pseudo Labels and its family.
 #[derive(Parser)]
 #[command(name = "metapseudo", version, about)]

@@ -2,7 +2,7 @@
 //! continue one.
 
 use super::Interrupted;
-use super::args::{DeviceArg, LayerArgs, config_flags};
+use super::args::{LayerArgs, RunControl, config_flags};
 use super::report::after_training;
 use anyhow::Result;
 use clap::Args;
@@ -74,20 +74,14 @@ pub struct TrainArgs {
     /// Continue the run in this folder from its last checkpoint.
     #[arg(long, conflicts_with_all = ["data", "method", "seed", "steps", "budget", "preset", "config", "sets", "out", "checkpoint_every", "skip_bad_images", "tensorboard", "unlabeled_loss", "role_swap", "teacher_run", "finetune_steps"])]
     resume: Option<PathBuf>,
-    /// Save a checkpoint and exit after this many steps.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    stop_at: Option<u64>,
     #[command(flatten)]
-    device: DeviceArg,
-    /// No progress bar and no final table.
-    #[arg(long)]
-    quiet: bool,
+    control: RunControl,
 }
 
 impl TrainArgs {
     fn layers(&self) -> Result<ConfigLayers> {
         let mut flags = self.flags.flags();
-        if let Some(d) = self.device.name() {
+        if let Some(d) = self.control.device.name() {
             flags.push(("train.device".into(), Value::String(d.to_string())));
         }
         // One label budget replaces the preset's: the other two are cleared.
@@ -154,12 +148,7 @@ fn utc_stamp(secs: u64) -> String {
 pub fn run(args: TrainArgs) -> Result<()> {
     // Ctrl-C and SIGTERM finish the step and save before the process ends.
     interrupt::install_handlers();
-    let opts = TrainOptions {
-        stop_at: args.stop_at,
-        quiet: args.quiet,
-        init: None,
-        device: args.device.device.clone(),
-    };
+    let opts = args.control.options();
     let (run, outcome) = match &args.resume {
         Some(dir) => {
             let run = RunDir { dir: dir.clone() };
@@ -183,7 +172,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     };
     match outcome {
         Outcome::Finished(mut summary) => {
-            after_training(&run, args.device.name(), args.quiet)?;
+            after_training(&run, args.control.device.name(), args.control.quiet)?;
             let ft = run.read_config()?.finetune;
             if ft.steps > 0 {
                 let stage_opts = TrainOptions {
@@ -192,20 +181,20 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 };
                 match finetune(&run, &ft, &stage_opts)? {
                     Some(s) => {
-                        after_training(&run.stage(), args.device.name(), args.quiet)?;
+                        after_training(
+                            &run.stage(),
+                            args.control.device.name(),
+                            args.control.quiet,
+                        )?;
                         *summary = s;
                     }
                     None if interrupt::requested() => {
-                        return Err(Interrupted {
-                            step: None,
-                            resume: format!("metapseudo finetune {}", run.dir.display()),
-                        }
-                        .into());
+                        return Err(Interrupted::stage(&run));
                     }
                     None => {}
                 }
             }
-            if !args.quiet {
+            if !args.control.quiet {
                 print!("{}", summary.table());
                 println!("run folder: {}", run.dir.display());
             }
@@ -221,7 +210,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             .into());
         }
         Outcome::Stopped { step, .. } => {
-            if !args.quiet {
+            if !args.control.quiet {
                 println!(
                     "stopped at step {step}; continue with: metapseudo train --resume {}",
                     run.dir.display()

@@ -2,9 +2,7 @@
 //! one finite-difference step (docs/methods.md, "MetaSemi"); no second derivatives.
 
 use super::align::Alignment;
-use super::{
-    Inputs, Method, MethodName, MethodSpec, Needs, Scalar, Scalars, StatePart, TeacherKind,
-};
+use super::{Inputs, Method, MethodName, MethodSpec, Needs, Scalar, Scalars, StatePart};
 use super::{TensorBatch, TrainContext};
 use crate::config::{Config, ViewName};
 use crate::losses::{Consistency, cross_entropy, ramp_weight};
@@ -121,13 +119,8 @@ pub const SPEC: MethodSpec = MethodSpec {
     name: MethodName::Metasemi,
     about: "Meta-learned soft targets for confident unlabeled images (one extra forward pair per step for the finite difference); one network, cheaper than MPL.",
     needs: Needs {
-        teacher: TeacherKind::None,
-        self_teacher: false,
         unlabeled: true,
-        student_waits: false,
-        consistency: false,
-        student_target: false,
-        role_swap: false,
+        ..Needs::ONE_NETWORK
     },
     build: |config, inputs| Ok(Box::new(MetaSemi::new(config, inputs))),
 };

@@ -153,6 +153,20 @@ pub struct Needs {
     pub role_swap: bool,
 }
 
+impl Needs {
+    /// One network that learns from labeled batches only and waits for nothing: the base
+    /// each method's declaration changes.
+    pub const ONE_NETWORK: Needs = Needs {
+        teacher: TeacherKind::None,
+        self_teacher: false,
+        unlabeled: false,
+        student_waits: false,
+        consistency: false,
+        student_target: false,
+        role_swap: false,
+    };
+}
+
 /// What the loop hands a method when it builds it.
 pub struct Inputs {
     /// Reduced MPL: the large teacher's logits over the training pool.

@@ -193,12 +193,12 @@ pub const SPEC: MethodSpec = MethodSpec {
     about: "A teacher that learns from its student's feedback on the labeled batch, and a student that learns only from the teacher's pseudo labels; two networks, about twice UDA's step; the papers' best results at scale.",
     needs: Needs {
         teacher: TeacherKind::SameArchitecture,
-        self_teacher: false,
         unlabeled: true,
         student_waits: true,
         consistency: true,
         student_target: true,
         role_swap: true,
+        ..Needs::ONE_NETWORK
     },
     build: |config, inputs| Ok(Box::new(Mpl::new(config, inputs))),
 };

@@ -2,9 +2,7 @@
 
 use super::align::Alignment;
 use super::common::forward_three;
-use super::{
-    Inputs, Method, MethodName, MethodSpec, Needs, Scalar, Scalars, StatePart, TeacherKind,
-};
+use super::{Inputs, Method, MethodName, MethodSpec, Needs, Scalar, Scalars, StatePart};
 use super::{TensorBatch, TrainContext};
 use crate::config::Config;
 use crate::losses::{pseudo_label_loss, ramp_weight};
@@ -14,13 +12,8 @@ pub const SPEC: MethodSpec = MethodSpec {
     name: MethodName::PseudoLabel,
     about: "The network's own confident predictions (above a threshold) as labels for the strong view (FixMatch); costs as UDA; a strong baseline.",
     needs: Needs {
-        teacher: TeacherKind::None,
-        self_teacher: false,
         unlabeled: true,
-        student_waits: false,
-        consistency: false,
-        student_target: false,
-        role_swap: false,
+        ..Needs::ONE_NETWORK
     },
     build: |config, inputs| Ok(Box::new(PseudoLabel::new(config, inputs))),
 };

@@ -66,12 +66,11 @@ pub const SPEC: MethodSpec = MethodSpec {
     about: "MPL with a trained run as the large teacher: its logits are cached once and a small teacher learns over them, so one image network is in memory; for a big teacher that does not fit beside the student.",
     needs: Needs {
         teacher: TeacherKind::ReducedOverCachedLogits,
-        self_teacher: false,
         unlabeled: true,
         student_waits: true,
         consistency: true,
         student_target: true,
-        role_swap: false,
+        ..Needs::ONE_NETWORK
     },
     build: |config, mut inputs| {
         let logits = inputs

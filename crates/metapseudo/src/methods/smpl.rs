@@ -3,9 +3,7 @@
 use super::align::Alignment;
 use super::common::{UdaTerms, forward_three};
 use super::mpl::{Feedback, StudentTarget, teacher_objective};
-use super::{
-    Inputs, Method, MethodName, MethodSpec, Needs, Scalar, Scalars, StatePart, Stepper, TeacherKind,
-};
+use super::{Inputs, Method, MethodName, MethodSpec, Needs, Scalar, Scalars, StatePart, Stepper};
 use super::{TensorBatch, TrainContext};
 use crate::config::{Config, ViewName};
 use crate::losses::{argmax, cross_entropy, pseudo_label_loss};
@@ -31,13 +29,11 @@ pub const SPEC: MethodSpec = MethodSpec {
     name: MethodName::Smpl,
     about: "MPL's feedback with one network in both roles: two updates per batch, about MPL's cost with the memory of one model; often the best gain on a CPU.",
     needs: Needs {
-        teacher: TeacherKind::None,
         self_teacher: true,
         unlabeled: true,
         student_waits: true,
         consistency: true,
-        student_target: false,
-        role_swap: false,
+        ..Needs::ONE_NETWORK
     },
     build: |config, inputs| Ok(Box::new(Smpl::new(config, inputs))),
 };

@@ -1,6 +1,6 @@
 //! The supervised baseline: the student on labeled batches only.
 
-use super::{Method, MethodName, MethodSpec, Needs, Scalar, Scalars, TeacherKind};
+use super::{Method, MethodName, MethodSpec, Needs, Scalar, Scalars};
 use super::{TensorBatch, TrainContext};
 use crate::config::Config;
 
@@ -8,15 +8,7 @@ use crate::config::Config;
 pub const SPEC: MethodSpec = MethodSpec {
     name: MethodName::Supervised,
     about: "Labeled data only: the baseline every gain is read against; the cheapest step (one forward and backward over B images).",
-    needs: Needs {
-        teacher: TeacherKind::None,
-        self_teacher: false,
-        unlabeled: false,
-        student_waits: false,
-        consistency: false,
-        student_target: false,
-        role_swap: false,
-    },
+    needs: Needs::ONE_NETWORK,
     build: |config, _| Ok(Box::new(Supervised::new(config))),
 };
 

@@ -2,9 +2,7 @@
 
 use super::align::Alignment;
 use super::common::{UdaTerms, forward_three};
-use super::{
-    Inputs, Method, MethodName, MethodSpec, Needs, Scalar, Scalars, StatePart, TeacherKind,
-};
+use super::{Inputs, Method, MethodName, MethodSpec, Needs, Scalar, Scalars, StatePart};
 use super::{TensorBatch, TrainContext};
 use crate::config::Config;
 
@@ -13,13 +11,9 @@ pub const SPEC: MethodSpec = MethodSpec {
     name: MethodName::Uda,
     about: "Consistency between weak and strong views of unlabeled images on one network; a step costs about 1 + 2 mu labeled steps; a strong, simple choice.",
     needs: Needs {
-        teacher: TeacherKind::None,
-        self_teacher: false,
         unlabeled: true,
-        student_waits: false,
         consistency: true,
-        student_target: false,
-        role_swap: false,
+        ..Needs::ONE_NETWORK
     },
     build: |config, inputs| Ok(Box::new(Uda::new(config, inputs))),
 };

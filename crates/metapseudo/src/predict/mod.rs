@@ -38,19 +38,23 @@ pub struct Predictor {
     device: Device,
 }
 
-/// A network of `config`'s architecture for `pre`'s inputs, holding `tensors`.
+/// A network of `config`'s architecture for inputs and classes of `shape`, holding `tensors`.
 fn network_from(
     config: &ModelConfig,
-    pre: &Preprocess,
+    shape: &ModelShape,
     tensors: &std::collections::BTreeMap<String, crate::params::HostTensor>,
     device: &Device,
 ) -> Result<Network> {
-    let shape = ModelShape {
+    let fresh = build(config, shape, &mut Rng::new(0), device)?;
+    import_tensors(fresh, tensors)
+}
+
+/// The network shape of inputs preprocessed by `pre`.
+fn shape_of(pre: &Preprocess) -> ModelShape {
+    ModelShape {
         sample: pre.sample_shape.clone(),
         num_classes: pre.classes.len(),
-    };
-    let fresh = build(config, &shape, &mut Rng::new(0), device)?;
-    import_tensors(fresh, tensors)
+    }
 }
 
 impl Predictor {
@@ -120,7 +124,7 @@ impl Predictor {
                         file.model_names().join(", ")
                     );
                 }
-                network_from(&config.model, &pre, &tensors, device).with_context(|| {
+                network_from(&config.model, &shape_of(&pre), &tensors, device).with_context(|| {
                     format!("loading '{member}' from {}", run.checkpoint().display())
                 })
             })
@@ -145,8 +149,13 @@ impl Predictor {
         let file = TensorFile::load(&file_path)?;
         file.check_finite(&file_path)?;
         let meta = ExportMeta::from_file(&file, &file_path)?;
-        let model = network_from(&meta.model, &meta.preprocess, &file.tensors, device)
-            .with_context(|| format!("loading {}", file_path.display()))?;
+        let model = network_from(
+            &meta.model,
+            &shape_of(&meta.preprocess),
+            &file.tensors,
+            device,
+        )
+        .with_context(|| format!("loading {}", file_path.display()))?;
         Ok(Self {
             members: vec![model],
             model_config: meta.model,

@@ -5,14 +5,11 @@
 use crate::config::Config;
 use crate::eval::{EvalInputs, TestLogits, evaluations, test_logits};
 use crate::io::TensorFile;
-use crate::methods::{self, TeacherKind};
-use crate::models::{ModelShape, Network, build};
-use crate::params::import_tensors;
+use crate::models::{ModelShape, Network};
 use crate::run::checkpoint::CheckpointState;
 use crate::run::{RunData, RunDir, Summary};
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use metapseudo_data::Rng;
 
 /// A run folder's saved networks with what evaluating them needs.
 pub struct SavedRun {
@@ -43,20 +40,13 @@ impl SavedRun {
             sample: data.dataset.sample_shape.clone(),
             num_classes: data.dataset.num_classes(),
         };
-        let mut names = vec!["student", "ema"];
-        // A reduced teacher reads logits, not inputs: it is not evaluated on the test split.
-        if methods::needs(&config).teacher == TeacherKind::SameArchitecture {
-            names.push("teacher");
-        }
-        names.push("best");
         let mut models = Vec::new();
-        for name in names {
+        for name in crate::run::evaluated_models(&config) {
             let tensors = file.take_prefix(name);
             if tensors.is_empty() {
                 continue;
             }
-            let fresh = build(&config.model, &shape, &mut Rng::new(0), &device)?;
-            let network = import_tensors(fresh, &tensors)
+            let network = super::network_from(&config.model, &shape, &tensors, &device)
                 .with_context(|| format!("loading '{name}' from {}", path.display()))?;
             models.push((name.to_string(), network));
         }

@@ -20,6 +20,18 @@ use std::path::PathBuf;
 /// The model name of the finetune stage's result in a run's summary.
 pub const FINETUNED: &str = "finetuned";
 
+/// The networks a run of `config` evaluates, in the order summaries list them, where it has
+/// them: the student, its EMA, a teacher of the run's architecture (a reduced teacher reads
+/// logits, not inputs), and the best model by validation.
+pub fn evaluated_models(config: &Config) -> Vec<&'static str> {
+    let mut names = vec!["student", "ema"];
+    if crate::methods::needs(config).teacher == crate::methods::TeacherKind::SameArchitecture {
+        names.push("teacher");
+    }
+    names.push("best");
+    names
+}
+
 /// The finetune stage's sub-folder in the finetuned run's folder.
 pub const STAGE_FOLDER: &str = "finetune";
 

@@ -193,7 +193,7 @@ impl Session {
         let inputs = Inputs {
             teacher_logits,
             labeled_prior: labeled_frequencies(&data.split.labeled_per_class),
-            steps_per_epoch: steps_per_epoch(config, &data, &pipeline),
+            steps_per_epoch: data.steps_per_epoch(config),
         };
         let session = Self {
             ctx,
@@ -242,7 +242,7 @@ impl Session {
 
     /// Steps in one reporting epoch.
     pub fn steps_per_epoch(&self) -> u64 {
-        steps_per_epoch(&self.config, &self.data, &self.pipeline)
+        self.data.steps_per_epoch(&self.config)
     }
 
     /// Runs one training step and returns its scalars.
@@ -267,21 +267,6 @@ impl Session {
         self.set_roles();
         scalars
     }
-}
-
-/// Steps in one reporting epoch: `train.steps_per_epoch`, or one pass over the unlabeled pool
-/// (over the labeled samples for a method that reads no unlabeled batches).
-fn steps_per_epoch(config: &Config, data: &RunData, pipeline: &BatchStream) -> u64 {
-    if config.train.steps_per_epoch > 0 {
-        return config.train.steps_per_epoch;
-    }
-    let batch = config.train.batch_size;
-    let (pool, per_step) = if methods::needs(config).unlabeled {
-        (pipeline.unlabeled_epoch_len(), batch * config.train.mu)
-    } else {
-        (data.split.labeled_indices.len(), batch)
-    };
-    (pool as u64).div_ceil(per_step as u64).max(1)
 }
 
 /// `ctx`'s networks by name, `swapped` telling whether they play each other's roles now.
@@ -331,6 +316,18 @@ fn teacher_split(config: &Config) -> Result<Option<crate::run::SplitRecord>> {
         .context("reduced_mpl.teacher_run must be a trained run folder")
 }
 
+/// An error when `run` already holds a run: a new one must not mix its files with it.
+fn refuse_existing_run(run: &RunDir) -> Result<()> {
+    if run.config().exists() {
+        bail!(
+            "{} already holds a run: continue it with `metapseudo train --resume {}` or choose another --out",
+            run.dir.display(),
+            run.dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// Trains `config` in `run` (a new folder), or, without a config, continues the run there.
 /// The folder is locked for the duration: a second writer is refused.
 pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Result<Outcome> {
@@ -338,13 +335,7 @@ pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Resu
     let (mut session, metrics_bytes) = match config {
         Some(config) => {
             methods::check(config)?;
-            if run.config().exists() {
-                bail!(
-                    "{} already holds a run: continue it with `metapseudo train --resume {}` or choose another --out",
-                    run.dir.display(),
-                    run.dir.display()
-                );
-            }
+            refuse_existing_run(run)?;
             let data = RunData::prepare(config, teacher_split(config)?)?;
             let preprocess = crate::run::Preprocess::of(&data, config);
             // The session (its device above all) is set up before the folder exists, so a run
@@ -354,13 +345,7 @@ pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Resu
                 .with_context(|| format!("cannot create run folder {}", run.dir.display()))?;
             lock = RunLock::acquire(&run.dir, "training")?;
             // Checked again under the lock: another process may have started a run here.
-            if run.config().exists() {
-                bail!(
-                    "{} already holds a run: continue it with `metapseudo train --resume {}` or choose another --out",
-                    run.dir.display(),
-                    run.dir.display()
-                );
-            }
+            refuse_existing_run(run)?;
             write_atomic(&run.config(), config.to_toml().as_bytes())?;
             write_atomic(
                 &run.split(),

@@ -2,7 +2,6 @@
 
 use super::Session;
 use crate::eval::{EvalInputs, ModelEval, TestLogits, evaluations, test_logits};
-use crate::methods::{self, TeacherKind};
 use crate::models::Network;
 use crate::run::Summary;
 use std::collections::BTreeMap;
@@ -12,19 +11,19 @@ impl Session {
     /// [`Session::test_logits`]).
     pub fn models(&self) -> Vec<(&'static str, &Network)> {
         let (student, teacher) = self.named_learners();
-        let mut m = vec![("student", &student.model)];
-        if let Some(e) = &self.ema {
-            m.push(("ema", &e.model));
-        }
-        if let Some(t) = teacher
-            .filter(|_| methods::needs(&self.config).teacher == TeacherKind::SameArchitecture)
-        {
-            m.push(("teacher", &t.model));
-        }
-        if let Some(b) = &self.best {
-            m.push(("best", &b.model));
-        }
-        m
+        crate::run::evaluated_models(&self.config)
+            .into_iter()
+            .filter_map(|name| {
+                let network = match name {
+                    "student" => Some(&student.model),
+                    "ema" => self.ema.as_ref().map(|e| &e.model),
+                    "teacher" => teacher.map(|t| &t.model),
+                    "best" => self.best.as_ref().map(|b| &b.model),
+                    _ => None,
+                };
+                network.map(|n| (name, n))
+            })
+            .collect()
     }
 
     /// Every model's logits on the test split, by model name; with a teacher, also the
