@@ -93,7 +93,8 @@ fn a_finished_run_has_a_report_with_every_section_and_progress_lines() {
         "mpl/h",
         "uda/mask_ratio",
         "lr/teacher",
-        "Test accuracy",
+        "Accuracy during training",
+        "Prediction balance",
     ] {
         assert!(page.contains(name), "no curve for {name}");
     }

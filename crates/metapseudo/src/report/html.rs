@@ -33,15 +33,38 @@ fn group_title(prefix: &str) -> String {
         "mpl" => "MPL signal h, its baseline and the student's losses".into(),
         "uda" => "UDA: mask ratio and weight".into(),
         "lr" => "Learning rates".into(),
-        "eval" => "Test accuracy".into(),
-        "eval-other" => "Validation loss and prediction balance (least predicted ratio)".into(),
+        "eval" => "Accuracy during training".into(),
+        "balance" => "Prediction balance: least predicted class, predictions / samples".into(),
+        "validation-loss" => "Validation loss".into(),
         other => other.to_string(),
     }
 }
 
-/// The logged scalars as chart series, grouped by prefix (`loss/`, `mpl/`, ...); accuracies
-/// `eval/<model>/accuracy` become one series per model, and the other `eval/` scalars (the
-/// validation loss, each model's least predicted ratio) a group of their own.
+/// Where a group's charts come on the page: the results first, then the losses and signals.
+fn group_rank(prefix: &str) -> usize {
+    [
+        "eval",
+        "validation-loss",
+        "balance",
+        "loss",
+        "mpl",
+        "uda",
+        "lr",
+    ]
+    .iter()
+    .position(|p| *p == prefix)
+    .unwrap_or(usize::MAX)
+}
+
+/// Whether a group's series stay on one chart whatever their scales (accuracies and ratios
+/// in [0, 1] read best side by side).
+fn one_chart(prefix: &str) -> bool {
+    matches!(prefix, "eval" | "balance")
+}
+
+/// The logged scalars as chart series, grouped by prefix (`loss/`, `mpl/`, ...); the `eval/`
+/// scalars make three groups with one series per model: accuracies (`eval`), least predicted
+/// ratios (`balance`) and the validation loss (`validation-loss`).
 pub fn curve_groups(metrics: &[super::MetricsLine]) -> BTreeMap<String, Vec<Series>> {
     let mut by_name: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for line in metrics {
@@ -57,9 +80,12 @@ pub fn curve_groups(metrics: &[super::MetricsLine]) -> BTreeMap<String, Vec<Seri
     let mut groups: BTreeMap<String, Vec<Series>> = BTreeMap::new();
     for (name, points) in by_name {
         let (prefix, rest) = name.split_once('/').unwrap_or(("other", name.as_str()));
-        let (group, label) = match (prefix, rest.strip_suffix("/accuracy")) {
-            ("eval", Some(model)) => (prefix, model.to_string()),
-            ("eval", None) => ("eval-other", rest.to_string()),
+        let (model, scalar) = rest.split_once('/').unwrap_or((rest, ""));
+        let (group, label) = match (prefix, scalar) {
+            ("eval", "accuracy") => ("eval", model.to_string()),
+            ("eval", "least_predicted_ratio") => ("balance", model.to_string()),
+            ("eval", "loss") => ("validation-loss", model.to_string()),
+            ("eval", _) => ("eval", rest.to_string()),
             _ => (prefix, name.clone()),
         };
         groups.entry(group.to_string()).or_default().push(Series {
@@ -95,7 +121,12 @@ pub fn split_by_scale(series: &[Series]) -> Vec<Vec<Series>> {
     parts.into_iter().map(|(_, p)| p).collect()
 }
 
+/// A chart with its caption (none when `caption` is empty).
 fn figure(out: &mut String, svg: &str, caption: &str) {
+    if caption.is_empty() {
+        let _ = write!(out, "<figure>{svg}</figure>");
+        return;
+    }
     let _ = write!(
         out,
         "<figure>{svg}<figcaption>{}</figcaption></figure>",
@@ -157,7 +188,7 @@ pub fn page(c: &ReportContent) -> Result<String> {
         );
     }
     out.push_str("</table>");
-    if let Some(note) = s.drained_class_note() {
+    if let Some(note) = s.closing_note() {
         let _ = write!(out, "<p class=\"note\">{}</p>", escape(note.trim_end()));
     }
 
@@ -166,11 +197,20 @@ pub fn page(c: &ReportContent) -> Result<String> {
     if groups.is_empty() {
         out.push_str("<p class=\"note\">No scalars were logged.</p>");
     }
-    for (prefix, series) in &groups {
-        for part in split_by_scale(series) {
-            let svg = line_chart(&group_title(prefix), "step", &part)?;
-            let names: Vec<&str> = part.iter().map(|s| s.name.as_str()).collect();
-            figure(&mut out, &svg, &names.join(", "));
+    let mut ordered: Vec<(&String, &Vec<Series>)> = groups.iter().collect();
+    ordered.sort_by_key(|(prefix, _)| group_rank(prefix));
+    for (prefix, series) in ordered {
+        let parts = if one_chart(prefix) {
+            vec![series.clone()]
+        } else {
+            split_by_scale(series)
+        };
+        for (i, part) in parts.iter().enumerate() {
+            let mut title = group_title(prefix);
+            if parts.len() > 1 {
+                title = format!("{title} (scale {} of {})", i + 1, parts.len());
+            }
+            figure(&mut out, &line_chart(&title, "step", part)?, "");
         }
     }
     out.push_str("</div>");
@@ -331,10 +371,8 @@ mod tests {
         let groups = curve_groups(&[line]);
         let names = |g: &str| -> Vec<String> { groups[g].iter().map(|s| s.name.clone()).collect() };
         assert_eq!(names("eval"), ["ema", "student"]);
-        assert_eq!(
-            names("eval-other"),
-            ["ema/least_predicted_ratio", "validation/loss"]
-        );
+        assert_eq!(names("balance"), ["ema"]);
+        assert_eq!(names("validation-loss"), ["validation"]);
         assert_eq!(names("loss"), ["loss/sup"]);
     }
 }

@@ -8,8 +8,8 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-/// Chart size in pixels.
-const SIZE: (u32, u32) = (640, 400);
+/// Chart size in pixels, without its legend strip.
+const SIZE: (u32, u32) = (500, 360);
 /// Square charts (confusion matrix, scatter plots, decision regions).
 const SQUARE: (u32, u32) = (520, 520);
 
@@ -55,18 +55,91 @@ fn chart_on<'a, 'b>(
         .map_err(plot_err)
 }
 
-/// Draws the legend of the labelled series at `position`.
-fn legend<'a, DB: DrawingBackend + 'a>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
-    position: SeriesLabelPosition,
-) -> Result<()> {
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .position(position)
-        .draw()
-        .map_err(plot_err)
+/// How a legend entry shows its series.
+#[derive(Clone, Copy, Debug)]
+pub enum Mark {
+    /// A line segment.
+    Line,
+    /// A filled square (bars).
+    Box,
+    /// A filled dot of this radius.
+    Dot(i32),
+}
+
+/// One entry of a chart's legend.
+#[derive(Clone, Debug)]
+pub struct Key {
+    /// Legend text.
+    pub name: String,
+    /// Colour of the series.
+    pub colour: RGBColor,
+    /// How the series is marked.
+    pub mark: Mark,
+}
+
+impl Key {
+    fn new(name: impl Into<String>, colour: RGBColor, mark: Mark) -> Self {
+        Self {
+            name: name.into(),
+            colour,
+            mark,
+        }
+    }
+}
+
+/// Most legend entries drawn; further ones are summarised in one line.
+const MAX_KEYS: usize = 24;
+
+/// Draws `keys` down the strip `area`, beside the chart, where they cover no data.
+fn draw_keys(area: &Area<'_>, keys: &[Key]) -> Result<()> {
+    let style = ("sans-serif", 13).into_font().color(&BLACK);
+    let shown = if keys.len() > MAX_KEYS {
+        MAX_KEYS - 1
+    } else {
+        keys.len()
+    };
+    for (i, key) in keys.iter().take(shown).enumerate() {
+        let y = 40 + 20 * i as i32;
+        let c = key.colour;
+        match key.mark {
+            Mark::Line => area.draw(&PathElement::new([(6, y), (26, y)], c.stroke_width(2))),
+            Mark::Box => area.draw(&Rectangle::new([(10, y - 6), (22, y + 6)], c.filled())),
+            Mark::Dot(r) => area.draw(&Circle::new((16, y), r, c.filled())),
+        }
+        .map_err(plot_err)?;
+        area.draw(&Text::new(key.name.clone(), (32, y - 7), style.clone()))
+            .map_err(plot_err)?;
+    }
+    if shown < keys.len() {
+        let y = 40 + 20 * shown as i32;
+        let more = format!("... and {} more", keys.len() - shown);
+        area.draw(&Text::new(more, (32, y - 7), style))
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}
+
+/// Draws a chart of `size` into a fresh SVG, with the legend of `keys` in a strip to its
+/// right (none without keys), and returns its text.
+fn svg_keyed(
+    size: (u32, u32),
+    keys: &[Key],
+    draw: impl FnOnce(&Area<'_>) -> Result<()>,
+) -> Result<String> {
+    if keys.is_empty() {
+        return svg(size, draw);
+    }
+    let longest = keys
+        .iter()
+        .map(|k| k.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let strip = (longest as u32 * 6 + 40).clamp(90, 280);
+    svg((size.0 + strip, size.1), |root| {
+        let (plot, side) = root.split_horizontally(size.0);
+        draw(&plot)?;
+        draw_keys(&side, keys)
+    })
 }
 
 /// Draws into a fresh SVG of `size` and returns its text.
@@ -85,7 +158,9 @@ fn plot_err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow!("drawing a chart: {e}")
 }
 
-/// `(lo, hi)` of finite values with a margin; a flat or empty range is widened.
+/// `(lo, hi)` of finite values with a margin; a flat range (one point) is widened by a tenth
+/// of its value, at least 0.5, and the margin never takes values that are all non-negative
+/// below 0.
 fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
@@ -95,8 +170,13 @@ fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
-    let pad = if hi > lo { 0.05 * (hi - lo) } else { 0.5 };
-    (lo - pad, hi + pad)
+    let pad = if hi > lo {
+        0.05 * (hi - lo)
+    } else {
+        (0.1 * lo.abs()).max(0.5)
+    };
+    let floor = if lo >= 0.0 { 0.0 } else { f64::NEG_INFINITY };
+    ((lo - pad).max(floor), hi + pad)
 }
 
 /// One named line of a chart.
@@ -113,7 +193,16 @@ pub fn line_chart(title: &str, x_desc: &str, series: &[Series]) -> Result<String
     let all = || series.iter().flat_map(|s| s.points.iter());
     let (x0, x1) = padded_range(all().map(|p| p.0));
     let (y0, y1) = padded_range(all().map(|p| p.1));
-    svg(SIZE, |root| {
+    let keys: Vec<Key> = if series.len() > 1 || series.first().is_some_and(|s| !s.name.is_empty()) {
+        series
+            .iter()
+            .enumerate()
+            .map(|(k, s)| Key::new(s.name.as_str(), class_colour(k), Mark::Line))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    svg_keyed(SIZE, &keys, |root| {
         let mut chart = chart_on(root, title, (35, 55), (x0, x1), (y0, y1))?;
         let integer = |x: &f64| format!("{x:.0}");
         chart
@@ -134,19 +223,12 @@ pub fn line_chart(title: &str, x_desc: &str, series: &[Series]) -> Result<String
             let marker = points.len() <= 20;
             chart
                 .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
-                .map_err(plot_err)?
-                .label(s.name.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2))
-                });
+                .map_err(plot_err)?;
             if marker {
                 chart
                     .draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))
                     .map_err(plot_err)?;
             }
-        }
-        if series.len() > 1 || series.first().is_some_and(|s| !s.name.is_empty()) {
-            legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
         Ok(())
     })
@@ -160,7 +242,12 @@ pub fn bar_chart(
 ) -> Result<String> {
     let k = categories.len().max(1);
     let g = groups.len().max(1);
-    svg(SIZE, |root| {
+    let keys: Vec<Key> = groups
+        .iter()
+        .enumerate()
+        .map(|(gi, (name, _))| Key::new(name.as_str(), class_colour(gi), Mark::Box))
+        .collect();
+    svg_keyed(SIZE, &keys, |root| {
         let mut chart = chart_on(
             root,
             title,
@@ -179,20 +266,15 @@ pub fn bar_chart(
             .draw()
             .map_err(plot_err)?;
         let width = 0.8 / g as f64;
-        for (gi, (name, values)) in groups.iter().enumerate() {
+        for (gi, (_, values)) in groups.iter().enumerate() {
             let colour = class_colour(gi);
             chart
                 .draw_series(values.iter().enumerate().map(|(c, &v)| {
                     let x = c as f64 - 0.4 + gi as f64 * width;
                     Rectangle::new([(x, 0.0), (x + width * 0.9, v)], colour.filled())
                 }))
-                .map_err(plot_err)?
-                .label(name.as_str())
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled())
-                });
+                .map_err(plot_err)?;
         }
-        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         Ok(())
     })
 }
@@ -271,7 +353,13 @@ pub fn confusion_heatmap(
 /// A reliability diagram: accuracy of each confidence bin as bars, the diagonal of perfect
 /// calibration, and the bins' mean confidence as points.
 pub fn reliability_diagram(title: &str, bins: &[ReliabilityBin]) -> Result<String> {
-    svg(SQUARE, |root| {
+    let (blue, grey, red) = (class_colour(0), RGBColor(102, 102, 102), class_colour(3));
+    let keys = [
+        Key::new("accuracy", blue, Mark::Box),
+        Key::new("perfect calibration", grey, Mark::Line),
+        Key::new("mean confidence", red, Mark::Dot(4)),
+    ];
+    svg_keyed(SQUARE, &keys, |root| {
         let mut chart = chart_on(root, title, (40, 50), (0.0f64, 1.0), (0.0f64, 1.0))?;
         chart
             .configure_mesh()
@@ -280,7 +368,6 @@ pub fn reliability_diagram(title: &str, bins: &[ReliabilityBin]) -> Result<Strin
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(plot_err)?;
-        let blue = class_colour(0);
         chart
             .draw_series(bins.iter().filter(|b| b.count > 0).map(|b| {
                 Rectangle::new(
@@ -288,28 +375,20 @@ pub fn reliability_diagram(title: &str, bins: &[ReliabilityBin]) -> Result<Strin
                     blue.mix(0.7).filled(),
                 )
             }))
-            .map_err(plot_err)?
-            .label("accuracy")
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], blue.filled()));
+            .map_err(plot_err)?;
         chart
             .draw_series(LineSeries::new(
                 [(0.0, 0.0), (1.0, 1.0)],
-                BLACK.mix(0.6).stroke_width(1),
+                grey.stroke_width(1),
             ))
-            .map_err(plot_err)?
-            .label("perfect calibration")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], BLACK.mix(0.6)));
-        let red = class_colour(3);
+            .map_err(plot_err)?;
         chart
             .draw_series(
                 bins.iter().filter(|b| b.count > 0).map(|b| {
                     Circle::new(((b.lower + b.upper) / 2.0, b.confidence), 4, red.filled())
                 }),
             )
-            .map_err(plot_err)?
-            .label("mean confidence")
-            .legend(move |(x, y)| Circle::new((x + 6, y), 4, red.filled()));
-        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+            .map_err(plot_err)?;
         Ok(())
     })
 }
@@ -323,14 +402,19 @@ pub fn class_scatter(
 ) -> Result<String> {
     let (x0, x1) = padded_range(points.iter().map(|p| p[0]));
     let (y0, y1) = padded_range(points.iter().map(|p| p[1]));
-    svg(SQUARE, |root| {
+    let keys: Vec<Key> = classes
+        .iter()
+        .enumerate()
+        .map(|(c, name)| Key::new(name.as_str(), class_colour(c), Mark::Dot(4)))
+        .collect();
+    svg_keyed(SQUARE, &keys, |root| {
         let mut chart = chart_on(root, title, (30, 50), (x0, x1), (y0, y1))?;
         chart
             .configure_mesh()
             .disable_mesh()
             .draw()
             .map_err(plot_err)?;
-        for (c, name) in classes.iter().enumerate() {
+        for c in 0..classes.len() {
             let colour = class_colour(c);
             chart
                 .draw_series(
@@ -340,12 +424,7 @@ pub fn class_scatter(
                         .filter(|(_, l)| **l == c)
                         .map(|(p, _)| Circle::new((p[0], p[1]), 2, colour.mix(0.8).filled())),
                 )
-                .map_err(plot_err)?
-                .label(name.as_str())
-                .legend(move |(x, y)| Circle::new((x + 6, y), 4, colour.filled()));
-        }
-        if classes.len() <= 20 {
-            legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+                .map_err(plot_err)?;
         }
         Ok(())
     })
@@ -392,7 +471,15 @@ pub fn decision_regions(
     let (x0, x1) = grid.x_range;
     let (y0, y1) = grid.y_range;
     let (dx, dy) = ((x1 - x0) / grid.cells as f64, (y1 - y0) / grid.cells as f64);
-    svg(SQUARE, |root| {
+    let grey = RGBColor(90, 90, 90);
+    let mut keys = vec![Key::new("unlabeled", grey, Mark::Dot(3))];
+    keys.extend(
+        classes
+            .iter()
+            .enumerate()
+            .map(|(c, name)| Key::new(format!("labeled: {name}"), class_colour(c), Mark::Dot(5))),
+    );
+    svg_keyed(SQUARE, &keys, |root| {
         let mut chart = chart_on(root, title, (30, 45), (x0, x1), (y0, y1))?;
         chart
             .configure_mesh()
@@ -419,14 +506,10 @@ pub fn decision_regions(
                     .iter()
                     .zip(data.labels)
                     .filter(|(_, l)| l.is_none())
-                    .map(|(p, _)| {
-                        Circle::new((p[0], p[1]), 2, RGBColor(90, 90, 90).mix(0.6).filled())
-                    }),
+                    .map(|(p, _)| Circle::new((p[0], p[1]), 2, grey.mix(0.6).filled())),
             )
-            .map_err(plot_err)?
-            .label("unlabeled")
-            .legend(|(x, y)| Circle::new((x + 6, y), 3, RGBColor(90, 90, 90).filled()));
-        for (c, name) in classes.iter().enumerate() {
+            .map_err(plot_err)?;
+        for c in 0..classes.len() {
             let colour = class_colour(c);
             let labeled = data
                 .points
@@ -437,9 +520,7 @@ pub fn decision_regions(
                 .collect::<Vec<_>>();
             chart
                 .draw_series(labeled.iter().map(|&p| Circle::new(p, 7, colour.filled())))
-                .map_err(plot_err)?
-                .label(format!("labeled: {name}"))
-                .legend(move |(x, y)| Circle::new((x + 6, y), 5, colour.filled()));
+                .map_err(plot_err)?;
             chart
                 .draw_series(
                     labeled
@@ -448,7 +529,6 @@ pub fn decision_regions(
                 )
                 .map_err(plot_err)?;
         }
-        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })
 }
@@ -469,6 +549,13 @@ mod tests {
         )
         .unwrap();
         assert!(s.starts_with("<svg") && s.contains("loss/sup") && s.contains("<polyline"));
+        // The legend sits in a strip right of the plot, where it covers no data.
+        let key = s
+            .find(">\nloss/sup\n</text>")
+            .expect("the legend names the series");
+        let x_at = s[..key].rfind("<text x=\"").unwrap() + "<text x=\"".len();
+        let x: f64 = s[x_at..].split('"').next().unwrap().parse().unwrap();
+        assert!(x > f64::from(SIZE.0), "legend at x = {x}");
         let names = vec!["a".to_string(), "b".to_string()];
         let h = confusion_heatmap("confusion", &names, &[vec![5, 1], vec![0, 7]]).unwrap();
         assert!(
@@ -478,6 +565,11 @@ mod tests {
         let b = bar_chart("per class", &names, &[("ema".into(), vec![0.5, 0.9])]).unwrap();
         assert!(b.contains("ema"));
         assert_eq!(class_colour(0), RGBColor(31, 119, 180));
+        // Non-negative values (learning rates) keep the axis at or above 0; one point gets
+        // room of a tenth of its value.
+        assert_eq!(padded_range([0.0, 0.2].into_iter()).0, 0.0);
+        assert_eq!(padded_range([3000.0].into_iter()), (2700.0, 3300.0));
+        assert_eq!(padded_range([-1.0, 1.0].into_iter()), (-1.1, 1.1));
         assert_ne!(class_colour(10), class_colour(11));
     }
 }
