@@ -68,6 +68,8 @@ pub struct CsvTable {
     pub classes: Vec<String>,
     /// Names of the feature columns (`column N` without a header).
     pub feature_names: Vec<String>,
+    /// Whether the first row was a header (the feature names are the file's own).
+    pub header: bool,
 }
 
 /// A row's line number and its fields.
@@ -259,6 +261,7 @@ pub fn parse_csv(text: &str, path: &Path, opts: &CsvOptions) -> Result<CsvTable>
         },
         classes: classes.into_iter().map(String::from).collect(),
         feature_names,
+        header,
     })
 }
 
@@ -339,7 +342,10 @@ pub fn csv_dataset(path: &Path, opts: &CsvOptions, test: &CsvTest) -> Result<Dat
         }
     };
     let dim = train.dim;
-    let ds = Dataset::new(name, train, test, classes, vec![dim]);
+    let mut ds = Dataset::new(name, train, test, classes, vec![dim]);
+    if table.header {
+        ds.feature_names = table.feature_names;
+    }
     ds.validate()?;
     Ok(ds)
 }

@@ -174,6 +174,11 @@ pub struct Dataset {
     pub sample_shape: Vec<usize>,
     /// Attribution to show wherever the data is used.
     pub credit: Option<String>,
+    /// The names of the features, from the file's header; empty when it has none.
+    pub feature_names: Vec<String>,
+    /// The factor that turns a raw row of this data's values (a CSV row of its features or
+    /// pixels) into the features the network reads: 1 for tables, 1/255 for images.
+    pub raw_scale: f32,
 }
 
 impl Dataset {
@@ -185,6 +190,11 @@ impl Dataset {
         classes: Vec<String>,
         sample_shape: Vec<usize>,
     ) -> Self {
+        let raw_scale = if sample_shape.len() == 3 {
+            1.0 / 255.0
+        } else {
+            1.0
+        };
         Self {
             name: name.into(),
             train: Arc::new(train.into()),
@@ -192,6 +202,8 @@ impl Dataset {
             classes,
             sample_shape,
             credit: None,
+            feature_names: Vec::new(),
+            raw_scale,
         }
     }
 
@@ -222,10 +234,25 @@ impl Dataset {
             name: dev_split_name(&self.name, per_class),
             train: Arc::new(self.train.select(&kept)),
             test: Arc::new(self.train.select(&dev)),
-            classes: self.classes.clone(),
-            sample_shape: self.sample_shape.clone(),
-            credit: self.credit.clone(),
+            ..self.clone()
         })
+    }
+
+    /// The names of the classes the test split holds no sample of (their accuracy cannot be
+    /// measured).
+    pub fn classes_missing_from_test(&self) -> Vec<&str> {
+        let mut seen = vec![false; self.num_classes()];
+        for &c in self.test.labels().iter().flatten() {
+            if let Some(s) = seen.get_mut(c) {
+                *s = true;
+            }
+        }
+        self.classes
+            .iter()
+            .zip(seen)
+            .filter(|(_, s)| !s)
+            .map(|(n, _)| n.as_str())
+            .collect()
     }
 
     /// Checks the invariants every loader must meet.
@@ -289,6 +316,14 @@ mod tests {
         let test = train.select(&[0, 1, 2]);
         let classes = vec!["a".into(), "b".into(), "c".into()];
         Dataset::new("tiny", train, test, classes, vec![1, 1, 1])
+    }
+
+    #[test]
+    fn classes_missing_from_the_test_split_are_named() {
+        let mut ds = tiny_images();
+        assert!(ds.classes_missing_from_test().is_empty());
+        ds.test = Arc::new(ds.train.select(&[0, 3]));
+        assert_eq!(ds.classes_missing_from_test(), ["b", "c"]);
     }
 
     #[test]

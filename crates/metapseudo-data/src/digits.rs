@@ -43,6 +43,7 @@ pub fn digits() -> Result<Dataset> {
     )?;
     Ok(Dataset {
         credit: Some(DIGITS_CREDIT.into()),
+        raw_scale: 1.0 / 16.0,
         ..Dataset::new(
             "digits",
             all.select(&train_idx),

@@ -87,14 +87,21 @@ pub fn select_labeled(
                 .collect()
         }
     };
+    if let Some(k) = (0..c).find(|&k| wanted[k] > available[k]) {
+        let smallest = available.iter().min().copied().unwrap_or(0);
+        let most = match budget {
+            LabelBudget::PerClass(_) => format!(
+                "the most this data allows is {smallest} per class (--labels-per-class {smallest})"
+            ),
+            _ => format!("this data has {total_available} labeled training samples in all"),
+        };
+        return Err(DataError::Invalid(format!(
+            "asked for {} labels of class '{}' ({budget}) but the training set has only {} labeled samples of it: {most}",
+            wanted[k], class_names[k], available[k]
+        )));
+    }
     let mut chosen = Vec::new();
     for k in 0..c {
-        if wanted[k] > available[k] {
-            return Err(DataError::Invalid(format!(
-                "asked for {} labels of class '{}' ({budget}) but the training set has only {} labeled samples of it",
-                wanted[k], class_names[k], available[k]
-            )));
-        }
         let mut pool = by_class[k].clone();
         rng.shuffle(&mut pool);
         chosen.extend_from_slice(&pool[..wanted[k]]);
@@ -277,6 +284,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("class '1'") && e.contains("only 2"), "{e}");
+        assert!(
+            e.contains("allows is 2 per class (--labels-per-class 2)"),
+            "{e}"
+        );
         let e = select_labeled(&l, &names(2), LabelBudget::Total(8), &mut Rng::new(1))
             .unwrap_err()
             .to_string();

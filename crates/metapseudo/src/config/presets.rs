@@ -1,6 +1,6 @@
 //! Named presets: partial configurations that adapt the reference defaults to a data set.
 
-use super::PresetName;
+use super::{Config, PresetName};
 use anyhow::Result;
 use toml::Table;
 
@@ -365,6 +365,18 @@ pub fn preset_table(name: &str, method: &str) -> Result<Table> {
         overlay_tables(&mut table, overlay);
     }
     Ok(table)
+}
+
+/// The steps `config`'s preset plans for its method (`train.steps` of the preset, else the
+/// default), or `None` when the preset is unknown.
+pub fn planned_steps(config: &Config) -> Option<u64> {
+    let table = preset_table(config.preset.as_str(), config.method.as_str()).ok()?;
+    let steps = table
+        .get("train")
+        .and_then(|t| t.get("steps"))
+        .and_then(toml::Value::as_integer)
+        .map_or(Config::default().train.steps, |s| s as u64);
+    Some(steps)
 }
 
 /// Copies `overlay` into `base`, section by section.

@@ -277,16 +277,22 @@ fn image_input(path: &Path, pre: &Preprocess) -> Result<Input> {
     })
 }
 
-/// Rows of a CSV file: `feature_len()` numeric cells, or one more when the training label
-/// column is still there (it is dropped). A first row with a non-numeric cell is a header.
+/// Rows of a CSV file: `feature_len()` numeric cells (an image model's pixels in channel,
+/// row, column order), or one more when the training label column is still there (it is
+/// dropped). A first row with a non-numeric cell is a header; when the training CSV had one
+/// too, columns are read by their names, in any order. Values are scaled as the training
+/// data's were ([`Preprocess::raw_scale`]).
 fn csv_inputs(path: &Path, pre: &Preprocess) -> Result<Vec<Input>> {
-    if pre.sample_shape.len() != 1 {
-        bail!("{}: this model takes images, not CSV rows", path.display());
-    }
     let dim = pre.feature_len();
+    let takes = match pre.sample_shape.as_slice() {
+        &[c, h, w] => format!("{dim} pixel values ({c}x{h}x{w})"),
+        _ => format!("{dim} features"),
+    };
+    let scale = pre.raw_scale();
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut header: Option<Vec<String>> = None;
+    let mut by_name: Option<Vec<usize>> = None;
     let mut out = Vec::new();
     for (i, line) in text
         .lines()
@@ -298,15 +304,28 @@ fn csv_inputs(path: &Path, pre: &Preprocess) -> Result<Vec<Input>> {
             .map(|c| c.trim().trim_matches('"'))
             .collect();
         if out.is_empty() && header.is_none() && cells.iter().any(|c| c.parse::<f32>().is_err()) {
-            header = Some(cells.iter().map(|c| c.to_string()).collect());
+            let names: Vec<String> = cells.iter().map(|c| c.to_string()).collect();
+            by_name = columns_by_name(pre, &names, path)?;
+            header = Some(names);
             continue;
         }
-        if cells.len() == dim + 1 {
+        if let Some(columns) = &by_name {
+            if cells.len() != header.as_ref().map_or(0, Vec::len) {
+                bail!(
+                    "{} line {}: {} values, but the header has {} columns",
+                    path.display(),
+                    i + 1,
+                    cells.len(),
+                    header.as_ref().map_or(0, Vec::len)
+                );
+            }
+            cells = columns.iter().map(|&j| cells[j]).collect();
+        } else if cells.len() == dim + 1 {
             cells.remove(label_index(pre, header.as_deref(), cells.len(), path)?);
         }
         if cells.len() != dim {
             bail!(
-                "{} line {}: {} values, but the model takes {dim} features (or {} with the label column)",
+                "{} line {}: {} values, but the model takes {takes} (or {} with the label column)",
                 path.display(),
                 i + 1,
                 cells.len(),
@@ -315,7 +334,7 @@ fn csv_inputs(path: &Path, pre: &Preprocess) -> Result<Vec<Input>> {
         }
         let values = cells
             .iter()
-            .map(|c| c.parse::<f32>())
+            .map(|c| c.parse::<f32>().map(|v| v * scale))
             .collect::<std::result::Result<Vec<f32>, _>>()
             .map_err(|_| {
                 anyhow::anyhow!(
@@ -330,6 +349,35 @@ fn csv_inputs(path: &Path, pre: &Preprocess) -> Result<Vec<Input>> {
         });
     }
     Ok(out)
+}
+
+/// Where each of the model's named features sits in `header`, or `None` when the training
+/// CSV had no header (rows are then read in order). Names the features the header lacks.
+fn columns_by_name(pre: &Preprocess, header: &[String], path: &Path) -> Result<Option<Vec<usize>>> {
+    if pre.feature_names.is_empty() {
+        return Ok(None);
+    }
+    let found: Vec<Option<usize>> = pre
+        .feature_names
+        .iter()
+        .map(|n| header.iter().position(|h| h == n))
+        .collect();
+    let missing: Vec<&str> = pre
+        .feature_names
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| f.is_none())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{}: the header lacks the model's feature column(s) {}; the model reads {}",
+            path.display(),
+            missing.join(", "),
+            pre.feature_names.join(", ")
+        );
+    }
+    Ok(Some(found.into_iter().flatten().collect()))
 }
 
 /// Index of the training label column in a row of `width` cells.
@@ -395,7 +443,40 @@ mod tests {
             normalizer: Normalizer::identity(dim),
             classes: vec!["a".into(), "b".into()],
             label_column: "last".into(),
+            feature_names: Vec::new(),
+            raw_scale: None,
         }
+    }
+
+    #[test]
+    fn csv_rows_are_read_by_the_training_header_names_and_scaled() {
+        let dir = std::env::temp_dir().join(format!("mp-predict-names-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("rows.csv");
+        let mut pre = table_pre(2);
+        pre.feature_names = vec!["x".into(), "y".into()];
+        std::fs::write(&path, "label,y,x\na,2,1\n").unwrap();
+        let inputs = read_inputs(std::slice::from_ref(&path), &pre).unwrap();
+        assert_eq!(inputs[0].features, vec![1.0, 2.0]);
+        std::fs::write(&path, "label,y,z\na,2,1\n").unwrap();
+        let err = read_inputs(std::slice::from_ref(&path), &pre).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("lacks the model's feature column(s) x"),
+            "{err}"
+        );
+        // A 1x2x2 image model (the digits' layout) takes rows of pixels, label last, scaled
+        // as its training data was.
+        let mut image = table_pre(4);
+        image.sample_shape = vec![1, 2, 2];
+        image.raw_scale = Some(1.0 / 16.0);
+        std::fs::write(&path, "0,16,8,4,7\n").unwrap();
+        let inputs = read_inputs(std::slice::from_ref(&path), &image).unwrap();
+        assert_eq!(inputs[0].features, vec![0.0, 1.0, 0.5, 0.25]);
+        std::fs::write(&path, "0,16,8\n").unwrap();
+        let err = read_inputs(std::slice::from_ref(&path), &image).unwrap_err();
+        assert!(err.to_string().contains("4 pixel values (1x2x2)"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

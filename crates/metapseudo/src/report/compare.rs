@@ -410,7 +410,12 @@ fn tables(rows: &[RunRow], groups: &[Group]) -> [(Vec<String>, Vec<Vec<String>>)
                 s.data.clone(),
                 s.labels.to_string(),
                 s.seed.to_string(),
-                format!("{} ({})", pct(s.accuracy), s.reported_model),
+                format!(
+                    "{} ({}){}",
+                    pct(s.accuracy),
+                    s.reported_model,
+                    if s.caveat.is_some() { " ‡" } else { "" }
+                ),
             ];
             row.extend(
                 names
@@ -477,11 +482,24 @@ fn baseline_notes(groups: &[Group]) -> Vec<String> {
         .collect()
 }
 
-/// Both tables as Markdown (groups first, with the notes on their baselines).
+/// The notes under each table: [`baseline_notes`] under the groups, and under the runs one
+/// line per run whose reported model is untrained (the `‡` of its reported cell).
+fn table_notes(rows: &[RunRow], groups: &[Group]) -> [Vec<String>; 2] {
+    let untrained = rows
+        .iter()
+        .filter_map(|r| {
+            let caveat = r.summary.caveat.as_ref()?;
+            Some(format!("‡ {}: {caveat}", r.dir.display()))
+        })
+        .collect();
+    [baseline_notes(groups), untrained]
+}
+
+/// Both tables as Markdown (groups first), each with its notes.
 pub fn markdown(rows: &[RunRow], groups: &[Group]) -> String {
     let mut out = String::new();
     let titles = ["Grouped over seeds (mean ± sample std)", "Runs"];
-    let notes = baseline_notes(groups);
+    let notes = table_notes(rows, groups);
     for (i, (title, (head, body))) in titles.iter().zip(tables(rows, groups)).enumerate() {
         out.push_str(&format!(
             "## {title}\n\n| {} |\n|{}\n",
@@ -492,10 +510,8 @@ pub fn markdown(rows: &[RunRow], groups: &[Group]) -> String {
             out.push_str(&format!("| {} |\n", r.join(" | ")));
         }
         out.push('\n');
-        if i == 0 {
-            for note in &notes {
-                out.push_str(&format!("{note}\n\n"));
-            }
+        for note in &notes[i] {
+            out.push_str(&format!("{note}\n\n"));
         }
     }
     out
@@ -507,7 +523,7 @@ pub fn html(rows: &[RunRow], groups: &[Group]) -> String {
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>metapseudo runs</title><style>body{font-family:system-ui,sans-serif;margin:24px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}th{background:#f3f3f3}</style></head><body>",
     );
     let titles = ["Grouped over seeds (mean ± sample std)", "Runs"];
-    let notes = baseline_notes(groups);
+    let notes = table_notes(rows, groups);
     for (i, (title, (head, body))) in titles.iter().zip(tables(rows, groups)).enumerate() {
         out.push_str(&format!("<h2>{}</h2><table><tr>", escape(title)));
         for h in head {
@@ -522,10 +538,8 @@ pub fn html(rows: &[RunRow], groups: &[Group]) -> String {
             out.push_str("</tr>");
         }
         out.push_str("</table>");
-        if i == 0 {
-            for note in &notes {
-                out.push_str(&format!("<p>{}</p>", escape(note)));
-            }
+        for note in &notes[i] {
+            out.push_str(&format!("<p>{}</p>", escape(note)));
         }
     }
     out.push_str("</body></html>\n");
@@ -565,6 +579,8 @@ mod tests {
                 variant: String::new(),
                 best: None,
                 finetune: None,
+                caveat: None,
+                planned_steps: None,
             },
             settings: BTreeMap::from([("method".to_string(), method.to_string())]),
         }

@@ -3,7 +3,7 @@
 
 use crate::config::{Config, CsvHeader};
 use crate::methods;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use metapseudo_data::cifar::Cifar100Label;
 use metapseudo_data::csv::{CsvOptions, CsvTest};
 use metapseudo_data::folder::FolderOptions;
@@ -172,7 +172,13 @@ impl RunData {
                 &dataset.classes,
                 budget(config),
                 &mut Rng::stream(config.seed, "split"),
-            )?,
+            )
+            .with_context(|| {
+                format!(
+                    "the label budget (data.labels_per_class / data.labels / data.labels_percent, set by you or by the preset '{}') does not fit the data",
+                    config.preset
+                )
+            })?,
         };
         let unlabeled: Vec<usize> = if config.data.unlabeled_includes_labeled {
             (0..dataset.train.len()).collect()

@@ -21,6 +21,14 @@ pub struct Preprocess {
     pub classes: Vec<String>,
     /// The label column of the training CSV (dropped from CSV rows that still have it).
     pub label_column: String,
+    /// The feature names of the training CSV's header (empty without one): CSV rows to
+    /// predict with a header are read by these names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feature_names: Vec<String>,
+    /// The factor from raw row values to the network's features (see
+    /// `Dataset::raw_scale`); runs made before it existed get their shape's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_scale: Option<f32>,
 }
 
 impl Preprocess {
@@ -31,7 +39,18 @@ impl Preprocess {
             normalizer: data.normalizer.clone(),
             classes: data.dataset.classes.clone(),
             label_column: config.data.label_column.clone(),
+            feature_names: data.dataset.feature_names.clone(),
+            raw_scale: Some(data.dataset.raw_scale),
         }
+    }
+
+    /// The factor from raw CSV row values to the network's features.
+    pub fn raw_scale(&self) -> f32 {
+        self.raw_scale.unwrap_or(if self.sample_shape.len() == 3 {
+            1.0 / 255.0
+        } else {
+            1.0
+        })
     }
 
     /// Features per example.

@@ -66,6 +66,53 @@ pub struct Summary {
     /// The finetune stage, when one ran (its model is `finetuned`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finetune: Option<FinetuneRecord>,
+    /// Why the reported model is not a trained result, when the schedule left it untrained
+    /// (see [`untrained_caveat`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caveat: Option<String>,
+    /// The steps the run's preset plans, when the run did fewer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_steps: Option<u64>,
+}
+
+/// Above this share of its initial weights, a reported EMA counts as untrained.
+pub const UNTRAINED_EMA_SHARE: f64 = 0.1;
+
+/// Why the model `config.train.report` names is still (mostly) its initialisation after `steps`
+/// steps, or `None`: a student that waited every step, or an EMA that still holds more than
+/// [`UNTRAINED_EMA_SHARE`] of the student's initial weights.
+pub fn untrained_caveat(config: &Config, steps: u64) -> Option<String> {
+    use crate::config::ReportedModel;
+    let reported = config.train.report;
+    if !matches!(
+        reported,
+        ReportedModel::Student | ReportedModel::Ema | ReportedModel::Ensemble
+    ) {
+        return None;
+    }
+    let wait = if methods::needs(config).student_waits {
+        config.student_optim.wait_steps
+    } else {
+        0
+    };
+    let trained = steps.saturating_sub(wait);
+    if steps == 0 {
+        return Some("the run has not trained a step yet".into());
+    }
+    if trained == 0 {
+        return Some(format!(
+            "the student never trained: it waits {wait} steps (student_optim.wait_steps) and the run had {steps}; run more steps or lower the wait"
+        ));
+    }
+    let decay = config.train.ema_decay;
+    let share = decay.powf(trained as f64);
+    (reported == ReportedModel::Ema && share > UNTRAINED_EMA_SHARE).then(|| {
+        format!(
+            "the reported EMA is mostly untrained: after the student's {trained} steps it still holds {:.0}% of the initial weights (train.ema_decay = {decay} averages over about {:.0} steps); run more steps, lower train.ema_decay, or report the student (train.report = student)",
+            100.0 * share,
+            1.0 / (1.0 - decay)
+        )
+    })
 }
 
 /// The evaluation split of summaries written before development splits existed.
@@ -126,6 +173,8 @@ impl Summary {
             test_size: data.dataset.test.len(),
             best,
             finetune: None,
+            caveat: untrained_caveat(config, step),
+            planned_steps: crate::config::presets::planned_steps(config).filter(|&p| p > step),
         }
     }
 
@@ -141,6 +190,7 @@ impl Summary {
         self.reported_model = FINETUNED.into();
         self.models.insert(FINETUNED.into(), eval);
         self.finetune = Some(record);
+        self.caveat = None;
     }
 
     /// Whether this is a plain baseline run: a method that reads no unlabeled data, in its
@@ -174,15 +224,24 @@ impl Summary {
         Some((name, ratio))
     }
 
-    /// A warning line when the reported model predicts some class less than half as often as
-    /// it occurs in the evaluation split.
-    pub fn drained_class_note(&self) -> Option<String> {
+    /// A warning line: the [`Summary::caveat`] of an untrained reported model, or that the
+    /// reported model predicts some class less than half as often as it occurs in the
+    /// evaluation split.
+    pub fn closing_note(&self) -> Option<String> {
+        if let Some(caveat) = &self.caveat {
+            return Some(format!("note: {caveat}\n"));
+        }
         let (name, ratio) = self.least_predicted_class()?;
         (ratio < DRAINED_CLASS_RATIO).then(|| {
-            let why = if !crate::methods::spec(self.method).needs.unlabeled {
-                ""
+            let why = if let Some(planned) = self.planned_steps {
+                format!(
+                    "; this run is {} of its preset's {planned} steps, so its models may be undertrained rather than the class drained (a supervised run of the same length tells)",
+                    self.steps
+                )
+            } else if !crate::methods::spec(self.method).needs.unlabeled {
+                String::new()
             } else {
-                "; where the supervised baseline does not, self-training has drained that class (train.align_decay counters it)"
+                "; where the supervised baseline does not, self-training has drained that class (train.align_decay counters it)".into()
             };
             format!(
                 "note: the reported model ({}) predicts class '{name}' {ratio:.2} times as often as it occurs in the {} split{why}\n",
@@ -211,7 +270,7 @@ impl Summary {
             };
             s.push_str(&format!("{name:<10} {:>8.2}%{mark}\n", 100.0 * m.accuracy));
         }
-        if let Some(note) = self.drained_class_note() {
+        if let Some(note) = self.closing_note() {
             s.push_str(&note);
         }
         if let Some(f) = &self.finetune {
@@ -262,26 +321,67 @@ mod tests {
             test_size: truth.len(),
             best: None,
             finetune: None,
+            caveat: None,
+            planned_steps: None,
         }
+    }
+
+    #[test]
+    fn an_untrained_reported_model_is_named_with_its_cause() {
+        let mut c = Config {
+            method: MethodName::Mpl,
+            ..Default::default()
+        };
+        c.train.report = crate::config::ReportedModel::Ema;
+        c.train.ema_decay = 0.995;
+        c.student_optim.wait_steps = 300;
+        let never = untrained_caveat(&c, 300).unwrap();
+        assert!(
+            never.contains("never trained") && never.contains("wait_steps"),
+            "{never}"
+        );
+        // 277 trained steps at decay 0.995 leave 0.995^277 = 25% of the initial weights.
+        c.student_optim.wait_steps = 23;
+        let ema = untrained_caveat(&c, 300).unwrap();
+        assert!(ema.contains("holds 25% of the initial weights"), "{ema}");
+        assert_eq!(untrained_caveat(&c, 1000), None);
+        c.train.report = crate::config::ReportedModel::Student;
+        assert_eq!(untrained_caveat(&c, 300), None);
+        c.method = MethodName::Supervised;
+        assert_eq!(untrained_caveat(&c, 0).map(|_| ()), Some(()));
+        let mut s = summary(&[0, 0, 0, 0, 0, 0, 0, 1], &[0, 0, 0, 0, 1, 1, 1, 1]);
+        s.caveat = Some(ema.clone());
+        let note = s.closing_note().unwrap();
+        assert!(
+            note.contains("mostly untrained") && !note.contains("drained"),
+            "{note}"
+        );
+        s.caveat = None;
+        s.planned_steps = Some(4000);
+        let note = s.closing_note().unwrap();
+        assert!(note.contains("1 of its preset's 4000 steps"), "{note}");
+        c.preset = crate::config::PresetName::FashionCpu;
+        c.method = MethodName::Mpl;
+        assert_eq!(crate::config::presets::planned_steps(&c), Some(4000));
     }
 
     #[test]
     fn the_table_warns_of_a_class_the_reported_model_rarely_predicts() {
         let truth = [0, 0, 0, 0, 1, 1, 1, 1];
         let drained = summary(&[0, 0, 0, 0, 0, 0, 0, 1], &truth);
-        let note = drained.drained_class_note().unwrap();
+        let note = drained.closing_note().unwrap();
         assert!(note.contains("'shirt' 0.25 times"), "{note}");
         assert!(drained.table().contains(&note));
         assert!(note.contains("self-training"), "{note}");
         let mut supervised = drained.clone();
         supervised.method = MethodName::Supervised;
-        let note = supervised.drained_class_note().unwrap();
+        let note = supervised.closing_note().unwrap();
         assert!(
             note.contains("'shirt' 0.25 times") && !note.contains("self-training"),
             "{note}"
         );
         let balanced = summary(&[0, 0, 0, 1, 1, 1, 1, 0], &truth);
-        assert_eq!(balanced.drained_class_note(), None);
+        assert_eq!(balanced.closing_note(), None);
         assert!(!balanced.table().contains("note:"));
     }
 }
