@@ -367,14 +367,17 @@ fn fingerprint(listing: &Listing, size: usize) -> Result<u64> {
 }
 
 mod cache {
-    //! The decoded-image cache file: a magic line, a JSON header and the raw pixels.
+    //! The decoded-image cache file: a magic line, the CRC-32 of everything after it (hex), a
+    //! JSON header and the raw pixels. A file that fails any check is not used.
     use super::FolderData;
     use crate::image::ImageSet;
     use serde::{Deserialize, Serialize};
     use std::io::Write;
     use std::path::Path;
 
-    const MAGIC: &[u8] = b"METAPSEUDO-IMAGE-CACHE 1\n";
+    const MAGIC: &[u8] = b"METAPSEUDO-IMAGE-CACHE 2\n";
+    /// The largest image side a cache may declare.
+    const MAX_SIZE: usize = 1 << 14;
 
     #[derive(Serialize, Deserialize)]
     struct Header {
@@ -387,20 +390,46 @@ mod cache {
         skipped: Vec<std::path::PathBuf>,
     }
 
-    /// Loads the cache when it exists and matches `fingerprint`.
-    pub fn load(path: &Path, fingerprint: u64) -> Option<FolderData> {
-        let bytes = std::fs::read(path).ok()?;
-        let rest = bytes.strip_prefix(MAGIC)?;
-        let nl = rest.iter().position(|&b| b == b'\n')?;
-        let header: Header = serde_json::from_slice(&rest[..nl]).ok()?;
-        if header.fingerprint != fingerprint {
-            return None;
+    /// Why a cache file cannot be used, or `Ok(None)` when it belongs to other images
+    /// (another fingerprint).
+    pub fn load(path: &Path, fingerprint: u64) -> Result<Option<FolderData>, String> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        let rest = bytes
+            .strip_prefix(MAGIC)
+            .ok_or("not a cache file of this version")?;
+        let nl = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or("no checksum line")?;
+        let body = &rest[nl + 1..];
+        if rest[..nl] != *format!("{:08x}", crc32fast::hash(body)).as_bytes() {
+            return Err("its checksum does not match its content".into());
         }
-        let pixels = &rest[nl + 1..];
+        let nl = body.iter().position(|&b| b == b'\n').ok_or("no header")?;
+        let header: Header =
+            serde_json::from_slice(&body[..nl]).map_err(|e| format!("its header: {e}"))?;
+        if header.fingerprint != fingerprint {
+            return Ok(None);
+        }
+        let sane_labels =
+            |labels: &[Option<usize>]| labels.iter().flatten().all(|&l| l < header.classes.len());
+        if !matches!(header.channels, 1 | 3)
+            || !(1..=MAX_SIZE).contains(&header.size)
+            || !sane_labels(&header.train_labels)
+            || !sane_labels(&header.test_labels)
+        {
+            return Err("its header holds impossible sizes or labels".into());
+        }
+        let pixels = &body[nl + 1..];
         let per = header.size * header.size * header.channels;
         let n_train = header.train_labels.len();
-        if pixels.len() != per * (n_train + header.test_labels.len()) {
-            return None;
+        let images = n_train.checked_add(header.test_labels.len());
+        if images.and_then(|n| n.checked_mul(per)) != Some(pixels.len()) {
+            return Err("its pixels do not fill the images its header declares".into());
         }
         let set = |px: &[u8], labels: Vec<Option<usize>>| ImageSet {
             pixels: px.to_vec(),
@@ -409,16 +438,17 @@ mod cache {
             channels: header.channels,
             labels,
         };
-        Some(FolderData {
+        Ok(Some(FolderData {
             train: set(&pixels[..per * n_train], header.train_labels.clone()),
             test: set(&pixels[per * n_train..], header.test_labels.clone()),
             classes: header.classes,
             skipped: header.skipped,
             from_cache: true,
-        })
+        }))
     }
 
-    /// Writes the cache atomically (temporary file, fsync, rename).
+    /// Writes the cache atomically (temporary file, fsync, rename); a failed write removes
+    /// its temporary file.
     pub fn save(path: &Path, fingerprint: u64, data: &FolderData) -> std::io::Result<()> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
@@ -432,15 +462,26 @@ mod cache {
             test_labels: data.test.labels.clone(),
             skipped: data.skipped.clone(),
         };
+        let mut head = serde_json::to_vec(&header)?;
+        head.push(b'\n');
+        let mut crc = crc32fast::Hasher::new();
+        for part in [&head, &data.train.pixels, &data.test.pixels] {
+            crc.update(part);
+        }
         let tmp = path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(MAGIC)?;
-        serde_json::to_writer(&mut f, &header)?;
-        f.write_all(b"\n")?;
-        f.write_all(&data.train.pixels)?;
-        f.write_all(&data.test.pixels)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        let write = || -> std::io::Result<()> {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+            f.write_all(MAGIC)?;
+            writeln!(f, "{:08x}", crc.clone().finalize())?;
+            for part in [&head, &data.train.pixels, &data.test.pixels] {
+                f.write_all(part)?;
+            }
+            f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&tmp, path)
+        };
+        write().inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
     }
 }
 
@@ -465,8 +506,15 @@ pub fn read_folder(dir: &Path, opts: &FolderOptions) -> Result<FolderData> {
         Some(c) => Some((cache_path(c, dir, size), fingerprint(&listing, size)?)),
         None => None,
     };
-    if let Some(data) = cache.as_ref().and_then(|(p, fp)| cache::load(p, *fp)) {
-        return Ok(data);
+    if let Some((path, fp)) = &cache {
+        match cache::load(path, *fp) {
+            Ok(Some(data)) => return Ok(data),
+            Ok(None) => {}
+            Err(why) => eprintln!(
+                "warning: the image cache {} is not used ({why}); decoding the images again",
+                path.display()
+            ),
+        }
     }
     let decoded = decode_all(&listing.files, size, opts.threads, opts.skip_bad_images)?;
     let channels = if decoded.iter().flatten().any(|(_, c)| *c == 3) {
@@ -557,6 +605,37 @@ mod tests {
             (again.train.clone(), again.test.clone()),
             (data.train.clone(), data.test)
         );
+        // Every single-bit flip of the cache file is caught, none silently changes a label.
+        let path = cache_path(&d.join("cache"), &d, 8);
+        let good = std::fs::read(&path).unwrap();
+        let fp = fingerprint(&list(&d, &o).unwrap(), 8).unwrap();
+        for bit in 0..good.len() * 8 {
+            let mut bad = good.clone();
+            bad[bit / 8] ^= 1 << (bit % 8);
+            std::fs::write(&path, &bad).unwrap();
+            assert!(
+                cache::load(&path, fp).is_err(),
+                "bit {bit} flipped unnoticed"
+            );
+        }
+        // A header that declares 2 channels is refused even with a matching checksum.
+        let text = String::from_utf8_lossy(&good).into_owned();
+        let body_at = good.iter().position(|&b| b == b'\n').unwrap() + 10;
+        let mut body = good[body_at..].to_vec();
+        let head = String::from_utf8_lossy(&body[..body.iter().position(|&b| b == b'\n').unwrap()])
+            .replace("\"channels\":3", "\"channels\":2");
+        assert!(text.contains("\"channels\":3"));
+        let nl = body.iter().position(|&b| b == b'\n').unwrap();
+        body.splice(..nl, head.bytes());
+        let mut crafted = good[..body_at - 9].to_vec();
+        crafted.extend(format!("{:08x}\n", crc32fast::hash(&body)).bytes());
+        crafted.extend(&body);
+        std::fs::write(&path, &crafted).unwrap();
+        let e = cache::load(&path, fp).unwrap_err();
+        assert!(e.contains("impossible sizes"), "{e}");
+        // A damaged cache is decoded again and rewritten.
+        assert!(!read_folder(&d, &o).unwrap().from_cache);
+        assert!(read_folder(&d, &o).unwrap().from_cache);
         // Touching the folder invalidates the cache.
         png(&d.join("train/dog/f.png"), 8, 8, [0, 0, 100]);
         let changed = read_folder(&d, &o).unwrap();

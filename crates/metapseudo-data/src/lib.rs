@@ -17,6 +17,7 @@ pub mod image;
 pub mod imageops;
 pub mod mixup;
 pub mod moons;
+pub mod mutate;
 pub mod normalize;
 pub mod pipeline;
 pub mod policy;

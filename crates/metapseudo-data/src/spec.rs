@@ -242,7 +242,7 @@ const CSV: DataFormat = DataFormat {
     load: |path, opts| crate::csv::csv_dataset(required(path), &opts.csv, &opts.csv_test),
 };
 
-/// The `idx:DIR` data format: MNIST-style IDX files; classes are the label numbers.
+/// The `idx:DIR` data format: MNIST-style IDX files; classes are the label numbers that occur.
 const IDX: DataFormat = DataFormat {
     kind: "idx",
     source: Source::Dir,
@@ -251,15 +251,8 @@ const IDX: DataFormat = DataFormat {
     cpu_preset: "fashion-cpu",
     load: |path, _| {
         let dir = required(path);
-        let (train, test) = crate::idx::read_idx_dir(dir)?;
-        let n = train
-            .labels
-            .iter()
-            .chain(&test.labels)
-            .flatten()
-            .max()
-            .map_or(0, |m| m + 1);
-        let classes = (0..n).map(|k| k.to_string()).collect();
+        let (mut train, mut test) = crate::idx::read_idx_dir(dir)?;
+        let classes = crate::idx::number_classes(&mut train, &mut test);
         Ok(image_dataset(dir, "idx", (train, test, classes)))
     },
 };

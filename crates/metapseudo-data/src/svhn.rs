@@ -55,6 +55,18 @@ pub fn read_svhn_mat(path: &Path) -> Result<ImageSet> {
     let NumericData::UInt8 { real: pixels, .. } = x.data() else {
         return Err(invalid(path, "'X' is not a uint8 array"));
     };
+    let declared = [h, w, 3, n]
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    if declared != Some(pixels.len()) || pixels.is_empty() {
+        return Err(invalid(
+            path,
+            format!(
+                "'X' declares shape {dims:?} but holds {} bytes: a damaged or truncated file",
+                pixels.len()
+            ),
+        ));
+    }
     let labels = as_f64(y.data()).ok_or_else(|| invalid(path, "'y' is not a numeric array"))?;
     if labels.len() != n {
         return Err(invalid(
@@ -242,6 +254,11 @@ mod tests {
                 "label.mat",
                 fixture(false, &[1.0, 11.0, 3.0]),
                 "outside 1..10",
+            ),
+            (
+                "huge.mat",
+                svhn_mat(65536, 65536, &[], &[], false),
+                "declares shape [65536, 65536, 3, 0] but holds 0 bytes",
             ),
         ];
         for (name, bytes, expect) in cases {

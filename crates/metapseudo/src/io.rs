@@ -16,21 +16,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .with_context(|| format!("{} is not a file path", path.display()))?;
     let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    {
+    let written = (|| -> Result<()> {
         let mut f = std::fs::File::create(&tmp)
             .with_context(|| format!("cannot create {}", tmp.display()))?;
         f.write_all(bytes)
             .with_context(|| format!("cannot write {}", tmp.display()))?;
         f.sync_all()
             .with_context(|| format!("cannot sync {}", tmp.display()))?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
+    })();
+    if written.is_err() {
+        // A full disk must not leave temporary files behind.
+        let _ = std::fs::remove_file(&tmp);
     }
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
+    written?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
 }
+
+/// The metadata key of a tensor file's content checksum (CRC-32, hex).
+pub const CONTENT_CRC: &str = "content_crc32";
 
 /// Named f32 tensors with string metadata.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -96,7 +104,23 @@ impl TensorFile {
             .collect()
     }
 
-    /// Serialises to safetensors bytes.
+    /// The CRC-32 of the whole content: every metadata entry but [`CONTENT_CRC`] itself, and
+    /// every tensor's name, shape and values.
+    fn content_crc(&self) -> String {
+        let mut crc = crc32fast::Hasher::new();
+        for (k, v) in self.metadata.iter().filter(|(k, _)| *k != CONTENT_CRC) {
+            crc.update(format!("{k}={v}\n").as_bytes());
+        }
+        for (name, t) in &self.tensors {
+            crc.update(format!("{name}{:?}", t.shape).as_bytes());
+            for v in &t.values {
+                crc.update(&v.to_le_bytes());
+            }
+        }
+        format!("{:08x}", crc.finalize())
+    }
+
+    /// Serialises to safetensors bytes, with the content's checksum in the metadata.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = self
             .tensors
@@ -112,11 +136,13 @@ impl TensorFile {
                 TensorView::new(Dtype::F32, shape.clone(), raw).map(|v| (k.as_str(), v))
             })
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
+        let mut meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
+        meta.insert(CONTENT_CRC.into(), self.content_crc());
         Ok(safetensors::serialize(views, Some(meta))?)
     }
 
-    /// Parses safetensors bytes; `path` names the file in errors.
+    /// Parses safetensors bytes; `path` names the file in errors. A file that carries a
+    /// content checksum ([`CONTENT_CRC`]) must match it: an edited checkpoint is refused.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
         let st = SafeTensors::deserialize(bytes)
             .with_context(|| format!("{} is not a valid safetensors file", path.display()))?;
@@ -149,6 +175,14 @@ impl TensorFile {
                     shape: view.shape().to_vec(),
                     values,
                 },
+            );
+        }
+        if let Some(stored) = out.metadata.remove(CONTENT_CRC)
+            && stored != out.content_crc()
+        {
+            bail!(
+                "{} was changed after it was written (its checksum does not match its content): restore it, or start the run again",
+                path.display()
             );
         }
         Ok(out)

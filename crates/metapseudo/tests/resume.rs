@@ -367,3 +367,78 @@ fn a_second_process_in_a_run_folder_is_refused_naming_the_first() {
     assert!(!run.join(".lock").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `metapseudo train --resume DIR`'s error (it must fail).
+fn resume_error(out: &Path) -> String {
+    let o = metapseudo(&["train", "--quiet", "--resume", out.to_str().unwrap()]);
+    assert!(!o.status.success(), "the resume should have been refused");
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_run_folder_edited_after_its_checkpoint_is_not_trusted() {
+    let dir = temp_dir("resume-edited");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let short = [
+        "--steps",
+        "300",
+        "--checkpoint-every",
+        "50",
+        "--stop-at",
+        "100",
+    ];
+    train(&a, &short);
+    let ckpt = a.join("checkpoint.safetensors");
+    let original = std::fs::read(&ckpt).unwrap();
+    // An edited split: the resume names the file instead of silently training another run.
+    let split = std::fs::read_to_string(a.join("split.json")).unwrap();
+    std::fs::write(a.join("split.json"), split.replacen('1', "2", 1)).unwrap();
+    let e = resume_error(&a);
+    assert!(e.contains("split.json of") && e.contains("step 100"), "{e}");
+    std::fs::write(a.join("split.json"), &split).unwrap();
+    // An edited step in the checkpoint's header: its checksum no longer matches.
+    let text = String::from_utf8_lossy(&original).into_owned();
+    let at = text
+        .find("\\\"step\\\":100")
+        .expect("the header holds the step");
+    let mut edited = original.clone();
+    edited[at + 9] = b'9';
+    std::fs::write(&ckpt, &edited).unwrap();
+    let e = resume_error(&a);
+    assert!(
+        e.contains("checkpoint.safetensors was changed after it was written"),
+        "{e}"
+    );
+    std::fs::write(&ckpt, &original).unwrap();
+    // A deleted metrics log: the run continues and ends like an uninterrupted one's tail.
+    std::fs::remove_file(a.join("metrics.jsonl")).unwrap();
+    resume(&a, &[]);
+    train(&b, &short[..4]);
+    let tail = |d: &Path| -> Vec<String> {
+        metrics(d)
+            .into_iter()
+            .filter(|l| !l.starts_with("{\"step\":10,") && json_step(l) > 100)
+            .collect()
+    };
+    assert_eq!(tail(&a), tail(&b));
+    assert_eq!(results(&a), results(&b));
+    // A deleted checkpoint: the run starts over, keeping the lost attempt's log aside.
+    let c = dir.join("c");
+    train(&c, &short);
+    std::fs::remove_file(c.join("checkpoint.safetensors")).unwrap();
+    let o = metapseudo(&["train", "--resume", c.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && err.contains("starts again from step 0"),
+        "{err}"
+    );
+    assert!(err.contains("metrics.lost.jsonl"), "{err}");
+    assert_eq!(results(&c), results(&b));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn json_step(line: &str) -> u64 {
+    serde_json::from_str::<serde_json::Value>(line).unwrap()["step"]
+        .as_u64()
+        .unwrap()
+}

@@ -19,12 +19,24 @@ pub struct ConfigLayers {
     pub flags: Vec<(String, Value)>,
 }
 
-/// Reads a TOML configuration file.
+/// Reads a TOML configuration file, checking every key it sets and each value's type, so that
+/// an error names the file as well as the key.
 pub fn read_config_file(path: &Path) -> Result<Table> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;
-    text.parse::<Table>()
-        .with_context(|| format!("{} is not valid TOML", path.display()))
+    let file = text
+        .parse::<Table>()
+        .with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let mut table = Table::try_from(Config::default()).expect("the default config serialises");
+    merge(&mut table, &file, "", "config file")
+        .and_then(|()| config_from_table(table))
+        .with_context(|| format!("config file {}", path.display()))?;
+    Ok(file)
+}
+
+/// The configuration saved as TOML `text`; errors name the key (the caller names the file).
+pub fn config_from_toml(text: &str) -> Result<Config> {
+    config_from_table(text.parse::<Table>()?)
 }
 
 /// Parses one `key=value` override; the value is read as TOML (a number, boolean, array,
@@ -246,6 +258,7 @@ impl ConfigLayers {
         table.insert("preset".into(), Value::String(preset));
         let config = config_from_table(table)?;
         config.validate()?;
+        config.check_machine(&super::machine::Machine::this())?;
         Ok((config, notes))
     }
 }
@@ -459,6 +472,20 @@ mod tests {
             "{e}"
         );
         assert!(parse_set("novalue").is_err());
+    }
+
+    #[test]
+    fn a_config_file_of_the_wrong_type_is_named_with_its_key() {
+        let path = std::env::temp_dir().join(format!("mp-bad-config-{}.toml", std::process::id()));
+        std::fs::write(&path, "[uda]\nweight = \"fast\"\n").unwrap();
+        let e = format!("{:#}", read_config_file(&path).unwrap_err());
+        assert!(
+            e.contains(&path.display().to_string()) && e.contains("uda.weight: invalid type"),
+            "{e}"
+        );
+        std::fs::write(&path, "[uda]\nweight = 2.5\n").unwrap();
+        assert!(read_config_file(&path).is_ok());
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 pub mod choice;
 pub mod layers;
+pub mod machine;
 pub mod options;
 pub mod presets;
 mod validate;

@@ -1,6 +1,6 @@
 //! `metrics.jsonl`: one JSON object per logged step, every scalar the step produced.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -13,30 +13,41 @@ pub struct MetricsLog {
 }
 
 impl MetricsLog {
-    /// Opens the log for appending; on resume it is first cut back to `keep_bytes`, dropping
-    /// lines a killed run wrote after its last checkpoint.
-    pub fn open(path: &Path, keep_bytes: Option<u64>) -> Result<Self> {
+    /// Opens the log for appending. On resume from a checkpoint at `step` that saw
+    /// `keep_bytes` of the log, the log is first cut back to those bytes, dropping lines a
+    /// killed run wrote after the checkpoint. A log changed since (deleted, shortened or edited
+    /// so that the cut would fall inside a line) is recovered instead: its readable lines up to
+    /// `step` are kept, and a warning says how many.
+    pub fn open(path: &Path, keep: Option<(u64, u64)>) -> Result<Self> {
+        let clean = match keep {
+            Some((bytes, _)) => cut_is_clean(path, bytes)?,
+            None => true,
+        };
+        if let Some((bytes, step)) = keep
+            && !clean
+        {
+            let kept = recover(path, step)?;
+            eprintln!(
+                "warning: {} changed after the checkpoint at step {step} ({bytes} bytes expected): kept its {kept} readable line(s) up to that step; the others are lost from the log",
+                path.display()
+            );
+        }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .with_context(|| format!("cannot open {}", path.display()))?;
-        if let Some(len) = keep_bytes {
-            let current = file.metadata()?.len();
-            if current < len {
-                bail!(
-                    "{} is shorter than its checkpoint expects ({current} < {len} bytes): it was changed after the checkpoint",
-                    path.display()
-                );
-            }
-            file.set_len(len)?;
+        if let Some((bytes, _)) = keep
+            && clean
+            && file.metadata()?.len() > bytes
+        {
+            file.set_len(bytes)?;
         }
         Ok(Self {
             path: path.to_path_buf(),
             file,
         })
     }
-
     /// Writes one line: `{"step": .., "epoch": .., <fields>}`.
     pub fn write(&mut self, step: u64, epoch: f64, fields: &[(&str, f64)]) -> Result<()> {
         let mut obj = Map::new();
@@ -62,6 +73,53 @@ impl MetricsLog {
         self.file.sync_data()?;
         Ok(self.file.metadata()?.len())
     }
+}
+
+/// Whether cutting the log at `bytes` ends it at a line boundary after a readable line (the
+/// log is as the checkpoint saw it, perhaps with lines written after it).
+fn cut_is_clean(path: &Path, bytes: u64) -> Result<bool> {
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(bytes == 0),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let Ok(end) = usize::try_from(bytes) else {
+        return Ok(false);
+    };
+    if end == 0 {
+        return Ok(true);
+    }
+    if text.len() < end || text[end - 1] != b'\n' {
+        return Ok(false);
+    }
+    let start = text[..end - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    Ok(serde_json::from_slice::<Map<String, Value>>(&text[start..end - 1]).is_ok())
+}
+
+/// Rewrites the log with its readable lines whose step is at most `step`; returns how many.
+fn recover(path: &Path, step: u64) -> Result<usize> {
+    let text = std::fs::read(path).unwrap_or_default();
+    let mut kept = Vec::new();
+    let mut count = 0;
+    for line in text.split(|&b| b == b'\n') {
+        let Ok(obj) = serde_json::from_slice::<Map<String, Value>>(line) else {
+            continue;
+        };
+        if obj
+            .get("step")
+            .and_then(Value::as_u64)
+            .is_some_and(|s| s <= step)
+        {
+            kept.extend_from_slice(line);
+            kept.push(b'\n');
+            count += 1;
+        }
+    }
+    crate::io::write_atomic(path, &kept)?;
+    Ok(count)
 }
 
 /// One line of `metrics.jsonl` read back: the step and every numeric field (NaN and infinite
@@ -119,7 +177,7 @@ mod tests {
         let keep = log.bytes_written().unwrap();
         log.write(20, 1.0, &[("loss/sup", 1.0)]).unwrap();
         drop(log);
-        MetricsLog::open(&path, Some(keep)).unwrap();
+        MetricsLog::open(&path, Some((keep, 10))).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 1);
         let v: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
@@ -131,6 +189,46 @@ mod tests {
         assert_eq!(v["step"], 10);
         assert_eq!(v["loss/sup"], 1.5);
         assert_eq!(v["mpl/h"], "NaN");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_log_changed_after_its_checkpoint_is_recovered_up_to_the_step() {
+        let dir = std::env::temp_dir().join(format!("mp-metrics-rec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("metrics.jsonl");
+        let mut log = MetricsLog::open(&path, None).unwrap();
+        for step in [10, 20, 30] {
+            log.write(step, 0.0, &[("loss/sup", 1.0)]).unwrap();
+        }
+        let keep = log.bytes_written().unwrap();
+        log.write(40, 0.0, &[("loss/sup", 1.0)]).unwrap();
+        drop(log);
+        let steps = || -> Vec<u64> {
+            read_metrics(&path)
+                .unwrap()
+                .iter()
+                .map(|l| l.step)
+                .collect()
+        };
+        // Edited: a line made longer moves the cut inside a line; a garbled line is dropped.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let edited = text.replacen("\"step\":10}", "\"step\":10 }", 1).replacen(
+            "\"step\":20}",
+            "\"st\":20}",
+            1,
+        );
+        assert_ne!(edited, text);
+        std::fs::write(&path, edited).unwrap();
+        let mut log = MetricsLog::open(&path, Some((keep, 30))).unwrap();
+        assert_eq!(steps(), [10, 30]);
+        log.write(40, 0.0, &[("loss/sup", 1.0)]).unwrap();
+        assert_eq!(steps(), [10, 30, 40]);
+        // Deleted: the run goes on with an empty log instead of refusing forever.
+        std::fs::remove_file(&path).unwrap();
+        let mut log = MetricsLog::open(&path, Some((keep, 30))).unwrap();
+        log.write(40, 0.0, &[("loss/sup", 1.0)]).unwrap();
+        assert_eq!(steps(), [40]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

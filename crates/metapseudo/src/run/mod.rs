@@ -100,8 +100,8 @@ impl RunDir {
                 self.dir.display()
             )
         })?;
-        let config: Config =
-            toml::from_str(&text).with_context(|| format!("{} is invalid", path.display()))?;
+        let config = crate::config::layers::config_from_toml(&text)
+            .with_context(|| format!("{} is invalid", path.display()))?;
         config.validate()?;
         Ok(config)
     }

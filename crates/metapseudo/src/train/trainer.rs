@@ -284,6 +284,9 @@ pub fn load_session(run: &RunDir, device: Option<&str>) -> Result<(Session, u64)
     let path = run.checkpoint();
     let file = TensorFile::load(&path)?;
     file.check_finite(&path)?;
+    let state = crate::run::checkpoint::CheckpointState::read(&file)
+        .with_context(|| format!("cannot restore {}", path.display()))?;
+    run.verify_inputs(&state.inputs, state.step)?;
     let metrics = session
         .restore(&file)
         .with_context(|| format!("cannot restore {}", path.display()))?;
@@ -300,6 +303,23 @@ fn fresh_session(run: &RunDir, device: Option<&str>) -> Result<Session> {
     }
     let data = RunData::prepare(&config, Some(run.read_split()?))?;
     Session::new(&config, data)
+}
+
+/// Moves the metrics of an attempt that left no checkpoint aside (`metrics.lost.jsonl`), so
+/// that starting over loses nothing logged; returns the words that say so, or nothing.
+fn keep_lost_metrics(run: &RunDir) -> Result<String> {
+    let path = run.metrics();
+    let lines = std::fs::read_to_string(&path).map_or(0, |t| t.lines().count());
+    if lines == 0 {
+        return Ok(String::new());
+    }
+    let aside = run.dir.join("metrics.lost.jsonl");
+    std::fs::rename(&path, &aside)
+        .with_context(|| format!("cannot move {} aside", path.display()))?;
+    Ok(format!(
+        "; the {lines} line(s) logged before are kept in {}",
+        aside.display()
+    ))
 }
 
 /// Reduced MPL reuses its teacher run's labeled split; other methods draw their own.
@@ -336,7 +356,18 @@ pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Resu
         Some(config) => {
             methods::check(config)?;
             refuse_existing_run(run)?;
+            let machine = crate::config::machine::Machine::this();
+            config.check_machine(&machine)?;
             let data = RunData::prepare(config, teacher_split(config)?)?;
+            config.check_fits(&machine, data.dataset.dim(), data.dataset.num_classes())?;
+            let missing = data.dataset.classes_missing_from_test();
+            if !missing.is_empty() && !opts.quiet {
+                eprintln!(
+                    "warning: the {} split has no sample of class {}: its accuracy there cannot be measured",
+                    config.data.eval_split(),
+                    missing.join(", ")
+                );
+            }
             let preprocess = crate::run::Preprocess::of(&data, config);
             // The session (its device above all) is set up before the folder exists, so a run
             // that cannot start leaves nothing behind.
@@ -346,23 +377,34 @@ pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Resu
             lock = RunLock::acquire(&run.dir, "training")?;
             // Checked again under the lock: another process may have started a run here.
             refuse_existing_run(run)?;
-            write_atomic(&run.config(), config.to_toml().as_bytes())?;
-            write_atomic(
-                &run.split(),
-                serde_json::to_string_pretty(&session.data.split)?.as_bytes(),
-            )?;
-            run.save_preprocess(&preprocess)?;
+            let written = (|| -> Result<()> {
+                write_atomic(&run.config(), config.to_toml().as_bytes())?;
+                write_atomic(
+                    &run.split(),
+                    serde_json::to_string_pretty(&session.data.split)?.as_bytes(),
+                )?;
+                run.save_preprocess(&preprocess)
+            })();
+            if written.is_err() {
+                // A full disk must not leave a folder that is neither a run nor free.
+                for path in [run.config(), run.split(), run.preprocess()] {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+            written?;
             (session, 0)
         }
         None if run.checkpoint().exists() => {
             lock = RunLock::acquire(&run.dir, "training")?;
             load_session(run, opts.device.as_deref())?
         }
-        // Killed before its first checkpoint: start the same run again from step 0.
+        // Killed before its first checkpoint (or the checkpoint was deleted): start the same
+        // run again from step 0, keeping what the lost attempt logged.
         None => {
             lock = RunLock::acquire(&run.dir, "training")?;
+            let kept = keep_lost_metrics(run)?;
             eprintln!(
-                "note: {} has no checkpoint yet: the run starts again from step 0",
+                "note: {} has no checkpoint (the run stopped before its first, or it was deleted): the run starts again from step 0{kept}",
                 run.dir.display()
             );
             (fresh_session(run, opts.device.as_deref())?, 0)
@@ -374,7 +416,7 @@ pub fn train(config: Option<&Config>, run: &RunDir, opts: &TrainOptions) -> Resu
         init.apply(&mut session)?;
     }
     let _lock = lock;
-    let mut metrics = MetricsLog::open(&run.metrics(), Some(metrics_bytes))?;
+    let mut metrics = MetricsLog::open(&run.metrics(), Some((metrics_bytes, session.step)))?;
     run_loop(&mut session, run, &mut metrics, opts)
 }
 
@@ -400,6 +442,7 @@ fn run_loop(
     };
     let mut last_checkpoint: Option<u64> = run.checkpoint().exists().then_some(s.step);
     let mut clock = super::interrupt::CheckpointClock::new(t.checkpoint_minutes);
+    let inputs = run.input_checksums()?;
     let kept = |last: Option<u64>| match last {
         Some(c) => format!(
             "the last good checkpoint (step {c}) is kept in {}",
@@ -456,7 +499,7 @@ fn run_loop(
             }
         }
         if checkpoint_here {
-            let f = s.checkpoint(metrics.bytes_written()?, elapsed(s))?;
+            let f = s.checkpoint(metrics.bytes_written()?, elapsed(s), &inputs)?;
             // The loss was finite before the update; the updated weights need not be.
             let bad = f.non_finite();
             if !bad.is_empty() {

@@ -14,7 +14,13 @@ use std::collections::BTreeMap;
 impl Session {
     /// Everything needed to continue exactly: networks, optimiser states, EMA, step, batch
     /// stream position, method state.
-    pub fn checkpoint(&mut self, metrics_bytes: u64, elapsed_seconds: f64) -> Result<TensorFile> {
+    /// `inputs` are the checksums of the run folder's input files ([`CheckpointState::inputs`]).
+    pub fn checkpoint(
+        &mut self,
+        metrics_bytes: u64,
+        elapsed_seconds: f64,
+        inputs: &BTreeMap<String, String>,
+    ) -> Result<TensorFile> {
         let mut f = TensorFile::default();
         let mut learner = |name: &str, l: &Learner| {
             f.insert_all(name, export_tensors(&l.model));
@@ -43,6 +49,7 @@ impl Session {
             elapsed_seconds,
             best: self.best.as_ref().map(|b| b.record),
             align: serde_json::Value::Null,
+            inputs: inputs.clone(),
         };
         state.write(&mut f)?;
         Ok(f)
