@@ -67,6 +67,49 @@ fn mutate_once(b: &mut Vec<u8>, rng: &mut Rng) {
     }
 }
 
+/// Feeds `n` seeded mutants of `seeds` (taken in turn; the stream is named `stream`) to `read`,
+/// which says whether it accepted the mutant (`false`: refused with an error). Returns how many
+/// were refused, or the number and bytes of the first mutant whose reading panicked.
+pub fn try_mutants(
+    stream: &str,
+    seeds: &[Vec<u8>],
+    n: usize,
+    read: impl Fn(&[u8]) -> bool,
+) -> std::result::Result<usize, (usize, Vec<u8>)> {
+    let mut rng = Rng::stream(1, stream);
+    let mut refused = 0;
+    for i in 0..n {
+        let m = mutant(&seeds[i % seeds.len()], &mut rng);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(&m))) {
+            Ok(accepted) => refused += usize::from(!accepted),
+            Err(_) => return Err((i, m)),
+        }
+    }
+    Ok(refused)
+}
+
+/// [`try_mutants`] for a test: prints the count refused, and on a panic keeps the mutant in
+/// `keep_in` and fails, naming `stream` and the mutant's number. Returns the count refused.
+pub fn fuzz(
+    stream: &str,
+    seeds: &[Vec<u8>],
+    n: usize,
+    keep_in: &std::path::Path,
+    read: impl Fn(&[u8]) -> bool,
+) -> usize {
+    match try_mutants(stream, seeds, n, read) {
+        Ok(refused) => {
+            eprintln!("{stream}: {n} mutants, {refused} refused with an error, no panic");
+            refused
+        }
+        Err((i, m)) => {
+            let keep = keep_in.join(format!("panic-{i}-{stream}"));
+            let _ = std::fs::write(&keep, &m);
+            panic!("{stream}: mutant {i} panicked (kept in {})", keep.display());
+        }
+    }
+}
+
 /// How many mutants per format a robustness test tries: `METAPSEUDO_FUZZ_MUTANTS`, else
 /// `default` (the bounded run of the test suite; a soak sets thousands).
 pub fn mutants_per_format(default: usize) -> usize {

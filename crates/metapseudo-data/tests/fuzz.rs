@@ -5,9 +5,8 @@
 
 use metapseudo_data::csv::{CsvOptions, parse_csv};
 use metapseudo_data::folder::{FolderOptions, cache_path, load_image_as, read_folder};
-use metapseudo_data::mutate::{mutant, mutants_per_format};
-use metapseudo_data::{Rng, cifar, idx, svhn};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use metapseudo_data::mutate::{self, mutants_per_format};
+use metapseudo_data::{cifar, idx, svhn};
 use std::path::{Path, PathBuf};
 
 /// Mutants per format in the suite's bounded run.
@@ -20,26 +19,9 @@ fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
-/// Feeds `mutants_per_format` mutants of the seeds to `read`; a panic fails the test, naming
-/// the format and the mutant's number and keeping the mutant in `dir` to reproduce it.
-/// Returns how many mutants were refused with an error.
+/// Feeds the bounded (or soak) number of mutants of `seeds` to `read`; see [`mutate::fuzz`].
 fn fuzz(format: &str, dir: &Path, seeds: &[Vec<u8>], read: impl Fn(&[u8]) -> bool) -> usize {
-    let n = mutants_per_format(BOUNDED);
-    let mut rng = Rng::stream(1, format);
-    let mut refused = 0;
-    for i in 0..n {
-        let m = mutant(&seeds[i % seeds.len()], &mut rng);
-        match catch_unwind(AssertUnwindSafe(|| read(&m))) {
-            Ok(ok) => refused += usize::from(!ok),
-            Err(_) => {
-                let keep = dir.join(format!("panic-{format}-{i}.bin"));
-                std::fs::write(&keep, &m).unwrap();
-                panic!("{format}: mutant {i} panicked (kept in {})", keep.display());
-            }
-        }
-    }
-    eprintln!("{format}: {n} mutants, {refused} refused with an error, no panic");
-    refused
+    mutate::fuzz(format, seeds, mutants_per_format(BOUNDED), dir, read)
 }
 
 fn idx_file(dims: &[u32], data: &[u8]) -> Vec<u8> {

@@ -9,35 +9,22 @@ use common::{config_with, temp_dir, train_to_end};
 use metapseudo::config::layers::{config_from_toml, read_config_file};
 use metapseudo::run::{RunData, RunDir, lock::RunLock, metrics::read_metrics};
 use metapseudo::train::trainer::load_session;
-use metapseudo_data::Rng;
-use metapseudo_data::mutate::{mutant, mutants_per_format};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use metapseudo_data::mutate::{fuzz, mutants_per_format};
 
 /// Mutants per file in the suite's bounded run.
 const BOUNDED: usize = 150;
 
-/// Writes mutants of `file` in `run` and calls `read` on each; a panic fails the test and keeps
-/// the mutant. The file is restored afterwards. Returns how many mutants were refused.
+/// Writes mutants of `file` in `run` and calls `read` on the run after each; the file is
+/// restored afterwards. Returns how many mutants were refused.
 fn fuzz_file(run: &RunDir, file: &str, read: impl Fn(&RunDir) -> bool) -> usize {
     let path = run.dir.join(file);
     let good = std::fs::read(&path).unwrap();
     let n = mutants_per_format(BOUNDED);
-    let mut rng = Rng::stream(1, file);
-    let mut refused = 0;
-    for i in 0..n {
-        let m = mutant(&good, &mut rng);
-        std::fs::write(&path, &m).unwrap();
-        match catch_unwind(AssertUnwindSafe(|| read(run))) {
-            Ok(ok) => refused += usize::from(!ok),
-            Err(_) => {
-                let keep = run.dir.join(format!("panic-{i}-{file}"));
-                std::fs::write(&keep, &m).unwrap();
-                panic!("{file}: mutant {i} panicked (kept in {})", keep.display());
-            }
-        }
-    }
+    let refused = fuzz(file, std::slice::from_ref(&good), n, &run.dir, |m| {
+        std::fs::write(&path, m).unwrap();
+        read(run)
+    });
     std::fs::write(&path, good).unwrap();
-    eprintln!("{file}: {n} mutants, {refused} refused with an error, no panic");
     refused
 }
 
@@ -89,24 +76,19 @@ fn configuration_files_never_panic() {
     let good = b"method = \"smpl\"\nseed = 3\n[train]\nsteps = 200\nbatch_size = 16\n[uda]\nweight = 2.5\nthreshold = 0.8\n[model]\nhidden = [32, 32]\n".to_vec();
     std::fs::write(&path, &good).unwrap();
     read_config_file(&path).unwrap();
-    let n = mutants_per_format(BOUNDED * 2);
-    let mut rng = Rng::stream(1, "config");
-    let mut refused = 0;
-    for i in 0..n {
-        let m = mutant(&good, &mut rng);
-        std::fs::write(&path, &m).unwrap();
-        let text = String::from_utf8_lossy(&m).into_owned();
-        let outcome = catch_unwind(|| {
+    let refused = fuzz(
+        "config",
+        &[good],
+        mutants_per_format(BOUNDED * 2),
+        &dir,
+        |m| {
+            std::fs::write(&path, m).unwrap();
+            let text = String::from_utf8_lossy(m);
             let file = read_config_file(&path);
             let saved = config_from_toml(&text).and_then(|c| c.validate().map(|()| c));
             file.is_ok() && saved.is_ok()
-        });
-        match outcome {
-            Ok(ok) => refused += usize::from(!ok),
-            Err(_) => panic!("config mutant {i} panicked: {text:?}"),
-        }
-    }
-    eprintln!("config: {n} mutants, {refused} refused with an error, no panic");
+        },
+    );
     assert!(refused > 0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
