@@ -9,6 +9,7 @@
 //! of the 1.4 s `metapseudo report` takes on the default moons run).
 
 use metapseudo_data::Rng;
+use rayon::prelude::*;
 
 /// Rows of `dim` values each, as one contiguous buffer.
 #[derive(Clone, Debug)]
@@ -213,62 +214,97 @@ pub fn tsne_2d(rows: &Rows, opts: TsneOptions) -> Vec<[f64; 2]> {
     }
     let p = joint_probabilities(&squared_distances(rows), n, opts.perplexity);
     let mut rng = Rng::stream(opts.seed, "tsne");
-    let mut y: Vec<[f64; 2]> = (0..n)
-        .map(|_| [1e-4 * rng.normal(), 1e-4 * rng.normal()])
-        .collect();
+    let (mut yx, mut yy): (Vec<f64>, Vec<f64>) = (0..n)
+        .map(|_| (1e-4 * rng.normal(), 1e-4 * rng.normal()))
+        .unzip();
     let mut velocity = vec![[0.0f64; 2]; n];
     let mut gains = vec![[1.0f64; 2]; n];
     let rate = (n as f64 / 12.0).max(50.0);
     let mut num = vec![0.0f64; n * n];
+    let mut grads = vec![[0.0f64; 2]; n];
     for iter in 0..opts.iterations {
         let exaggeration = if iter < 100 { 12.0 } else { 1.0 };
         let momentum = if iter < 250 { 0.5 } else { 0.8 };
-        let mut total = 0.0;
-        for i in 0..n {
-            for j in i + 1..n {
-                let dx = y[i][0] - y[j][0];
-                let dy = y[i][1] - y[j][1];
-                let q = 1.0 / (1.0 + dx * dx + dy * dy);
-                num[i * n + j] = q;
-                num[j * n + i] = q;
-                total += 2.0 * q;
-            }
-        }
-        let total = total.max(1e-300);
-        for i in 0..n {
-            let mut grad = [0.0f64; 2];
-            for j in 0..n {
-                if i == j {
-                    continue;
+        // Rows of the Student-t kernel, each row by one thread; sums in a fixed order, so the
+        // result does not depend on the number of threads.
+        let row_sums: Vec<f64> = num
+            .par_chunks_mut(n)
+            .enumerate()
+            .map(|(i, row)| {
+                let (xi, yi) = (yx[i], yy[i]);
+                for ((q, &xj), &yj) in row.iter_mut().zip(&yx).zip(&yy) {
+                    let (dx, dy) = (xi - xj, yi - yj);
+                    *q = 1.0 / (1.0 + dx * dx + dy * dy);
                 }
-                let q = num[i * n + j];
-                let coeff = 4.0 * (exaggeration * p[i * n + j] - q / total) * q;
-                grad[0] += coeff * (y[i][0] - y[j][0]);
-                grad[1] += coeff * (y[i][1] - y[j][1]);
-            }
+                row[i] = 0.0;
+                lane_sums([row], |[q]| [q, 0.0])[0]
+            })
+            .collect();
+        let inverse_total = 1.0 / row_sums.iter().sum::<f64>().max(1e-300);
+        grads.par_iter_mut().enumerate().for_each(|(i, g)| {
+            let (xi, yi) = (yx[i], yy[i]);
+            let rows = [
+                &num[i * n..(i + 1) * n],
+                &p[i * n..(i + 1) * n],
+                &yx[..],
+                &yy[..],
+            ];
+            let [gx, gy] = lane_sums(rows, |[q, p, xj, yj]| {
+                let c = (exaggeration * p - q * inverse_total) * q;
+                [c * (xi - xj), c * (yi - yj)]
+            });
+            *g = [4.0 * gx, 4.0 * gy];
+        });
+        for i in 0..n {
             for k in 0..2 {
-                let same_sign = (grad[k] > 0.0) == (velocity[i][k] > 0.0);
+                let grad = grads[i][k];
+                let same_sign = (grad > 0.0) == (velocity[i][k] > 0.0);
                 gains[i][k] = if same_sign {
                     (gains[i][k] * 0.8).max(0.01)
                 } else {
                     gains[i][k] + 0.2
                 };
-                velocity[i][k] = momentum * velocity[i][k] - rate * gains[i][k] * grad[k];
+                velocity[i][k] = momentum * velocity[i][k] - rate * gains[i][k] * grad;
             }
         }
         let mut mean = [0.0f64; 2];
-        for (yi, vi) in y.iter_mut().zip(&velocity) {
-            yi[0] += vi[0];
-            yi[1] += vi[1];
-            mean[0] += yi[0] / n as f64;
-            mean[1] += yi[1] / n as f64;
+        for i in 0..n {
+            yx[i] += velocity[i][0];
+            yy[i] += velocity[i][1];
+            mean[0] += yx[i] / n as f64;
+            mean[1] += yy[i] / n as f64;
         }
-        for yi in &mut y {
-            yi[0] -= mean[0];
-            yi[1] -= mean[1];
+        for i in 0..n {
+            yx[i] -= mean[0];
+            yy[i] -= mean[1];
         }
     }
-    y
+    yx.into_iter().zip(yy).map(|(x, y)| [x, y]).collect()
+}
+
+/// The sums over `j` of the two terms `f([rows[0][j], rows[1][j], ...])`, each summed in four
+/// interleaved lanes: a fixed order (the same on any number of threads) that the compiler can
+/// vectorise.
+fn lane_sums<const R: usize>(rows: [&[f64]; R], f: impl Fn([f64; R]) -> [f64; 2]) -> [f64; 2] {
+    let n = rows[0].len();
+    let rows = rows.map(|r| &r[..n]);
+    let at = |j: usize| f(std::array::from_fn(|r| rows[r][j]));
+    let (mut first, mut second) = ([0.0f64; 4], [0.0f64; 4]);
+    let whole = n / 4 * 4;
+    for j in (0..whole).step_by(4) {
+        for (l, (x, y)) in first.iter_mut().zip(&mut second).enumerate() {
+            let [a, b] = at(j + l);
+            *x += a;
+            *y += b;
+        }
+    }
+    let mut out = [first, second].map(|a| (a[0] + a[1]) + (a[2] + a[3]));
+    for j in whole..n {
+        let [a, b] = at(j);
+        out[0] += a;
+        out[1] += b;
+    }
+    out
 }
 
 #[cfg(test)]
