@@ -19,5 +19,7 @@ pub mod report;
 pub mod run;
 pub mod sysmem;
 pub mod train;
+pub mod tune;
+pub mod utc;
 
 pub use metapseudo_data as data;

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Command::Finetune(args) => cli::finetune::run(args),
         Command::Eval(args) => cli::eval::run(args),
         Command::Report(args) => cli::report::run(args),
+        Command::Tune(args) => cli::tune::run(*args),
         Command::Compare(args) => cli::compare::run(args),
         Command::Predict(args) => cli::predict::run(args),
         Command::Export(args) => cli::export::run(args),

@@ -46,6 +46,7 @@ impl RunControl {
             stop_at: self.stop_at,
             quiet: self.quiet,
             init: None,
+            on_eval: None,
             device: self.device.device.clone(),
         }
     }

@@ -14,6 +14,7 @@ pub mod predict;
 pub mod process;
 pub mod report;
 pub mod train;
+pub mod tune;
 
 use clap::{Parser, Subcommand};
 
@@ -74,6 +75,9 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Rebuild a run's report.html (curves, confusion matrices, calibration, embeddings).
     Report(report::ReportArgs),
+    /// Search hyper-parameters: trials of a base configuration over a search space (TPE or
+    /// random, median pruning), judged on a validation split, stored as an Optuna journal.
+    Tune(Box<tune::TuneArgs>),
     /// Compare runs: a table per run and grouped over seeds, with the gain over supervised.
     Compare(compare::CompareArgs),
     /// Classify image files, folders of images or CSV rows with a run's model or an export.

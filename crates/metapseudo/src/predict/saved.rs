@@ -28,9 +28,19 @@ pub struct SavedRun {
 impl SavedRun {
     /// Loads run `run` from its checkpoint, on `device` (default: the run's saved one).
     pub fn load(run: &RunDir, device: Option<&str>) -> Result<Self> {
+        Self::load_with(run, device, false)
+    }
+
+    /// As [`SavedRun::load`], with the real test split as the evaluation split even for a run
+    /// judged on a development split (a tuned trial's test accuracy, for the record).
+    pub fn load_on_test(run: &RunDir, device: Option<&str>) -> Result<Self> {
+        Self::load_with(run, device, true)
+    }
+
+    fn load_with(run: &RunDir, device: Option<&str>, keep_test: bool) -> Result<Self> {
         let config = run.read_config()?;
         let device = crate::device::open(device.unwrap_or(&config.train.device))?;
-        let data = RunData::prepare(&config, Some(run.read_split()?))?;
+        let data = RunData::prepare_with(&config, Some(run.read_split()?), keep_test)?;
         let path = run.require_checkpoint()?;
         let file = TensorFile::load(&path)?;
         file.check_finite(&path)?;

@@ -94,10 +94,22 @@ fn load_options(config: &Config) -> Result<LoadOptions> {
 
 /// Loads the data set a configuration names.
 pub fn load_dataset(config: &Config) -> Result<Dataset> {
+    load_dataset_with(config, false)
+}
+
+/// Loads the data set a configuration names; with `keep_test`, a run evaluated on a
+/// development split (`data.dev_per_class`) keeps that split's training pool but gets the real
+/// test split back (to record a tuned trial's test accuracy).
+fn load_dataset_with(config: &Config, keep_test: bool) -> Result<Dataset> {
     let d = &config.data;
     let ds = d.spec.load(&load_options(config)?)?;
     let mut ds = if d.dev_per_class > 0 {
-        ds.with_dev_split(d.dev_per_class, d.data_seed)?
+        let test = ds.test.clone();
+        let mut dev = ds.with_dev_split(d.dev_per_class, d.data_seed)?;
+        if keep_test {
+            dev.test = test;
+        }
+        dev
     } else {
         ds
     };
@@ -147,7 +159,17 @@ impl RunData {
     /// Loads and normalises the data and draws the labeled split from the run's seed, or
     /// reuses `saved` (a resumed or re-evaluated run).
     pub fn prepare(config: &Config, saved: Option<SplitRecord>) -> Result<Self> {
-        let dataset = load_dataset(config)?;
+        Self::prepare_with(config, saved, false)
+    }
+
+    /// As [`RunData::prepare`], evaluating on the real test split even when the run was
+    /// judged on a development split (`keep_test`, see `load_dataset_with`).
+    pub fn prepare_with(
+        config: &Config,
+        saved: Option<SplitRecord>,
+        keep_test: bool,
+    ) -> Result<Self> {
+        let dataset = load_dataset_with(config, keep_test)?;
         let normalizer = if config.data.normalize == crate::config::Normalize::Standardize {
             Normalizer::fit(&dataset.train)
         } else {

@@ -41,6 +41,20 @@ pub struct TrainOptions {
     pub init: Option<InitFrom>,
     /// Compute device of a continued run or stage, in place of its saved `train.device`.
     pub device: Option<String>,
+    /// Called after each evaluation during training (see [`EvalHook`]).
+    pub on_eval: Option<EvalHook>,
+}
+
+/// Called after each evaluation during training with the step and the reported model's
+/// accuracy on the evaluation split; returning `true` stops the run there with a checkpoint
+/// (`metapseudo tune` prunes a hopeless trial so).
+#[derive(Clone)]
+pub struct EvalHook(pub std::sync::Arc<dyn Fn(u64, f64) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for EvalHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EvalHook")
+    }
 }
 
 /// A model of another run's checkpoint to start from.
@@ -458,7 +472,7 @@ fn run_loop(
         let scalars = s.step_once();
         let step = s.step;
         let interrupted = super::interrupt::requested();
-        let stop_here = opts.stop_at == Some(step) || interrupted;
+        let mut stop_here = opts.stop_at == Some(step) || interrupted;
         let now = Instant::now();
         let checkpoint_here = stop_here
             || step == total
@@ -479,7 +493,13 @@ fn run_loop(
                 let mut fields: Vec<(String, f64)> =
                     values.iter().map(|(k, v)| (k.to_string(), *v)).collect();
                 if eval_here {
+                    let reported = s.config.train.report.to_string();
                     for (name, e) in s.evaluate_all() {
+                        if name == reported
+                            && let Some(hook) = &opts.on_eval
+                        {
+                            stop_here |= (hook.0)(step, e.accuracy);
+                        }
                         fields.push((format!("eval/{name}/accuracy"), e.accuracy));
                         if let Some((_, ratio)) = e.least_predicted() {
                             fields.push((format!("eval/{name}/least_predicted_ratio"), ratio));
@@ -498,7 +518,7 @@ fn run_loop(
                 pb.set_message(super::progress::headline_losses(&values));
             }
         }
-        if checkpoint_here {
+        if checkpoint_here || stop_here {
             let f = s.checkpoint(metrics.bytes_written()?, elapsed(s), &inputs)?;
             // The loss was finite before the update; the updated weights need not be.
             let bad = f.non_finite();
