@@ -18,7 +18,8 @@ pub fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1360px;color:#222}\
+/// The stylesheet of the report pages.
+pub const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1360px;color:#222}\
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}\
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 9px;text-align:right}\
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}\
@@ -225,6 +226,7 @@ pub fn page(c: &ReportContent) -> Result<String> {
         &mut out,
         &bar_chart(
             &format!("{} accuracy by true class", s.eval_split),
+            "accuracy",
             &s.classes,
             &bars,
         )?,

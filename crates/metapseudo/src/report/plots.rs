@@ -234,9 +234,11 @@ pub fn line_chart(title: &str, x_desc: &str, series: &[Series]) -> Result<String
     })
 }
 
-/// Grouped vertical bars: one group per category, one bar per named value list, in `[0, 1]`.
+/// Grouped vertical bars: one group per category, one bar per named value list, in `[0, 1]`,
+/// on an axis named `y_desc`.
 pub fn bar_chart(
     title: &str,
+    y_desc: &str,
     categories: &[String],
     groups: &[(String, Vec<f64>)],
 ) -> Result<String> {
@@ -261,7 +263,7 @@ pub fn bar_chart(
             .disable_x_mesh()
             .x_labels(k.min(40))
             .x_label_formatter(&label)
-            .y_desc("accuracy")
+            .y_desc(y_desc)
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(plot_err)?;
@@ -562,7 +564,13 @@ mod tests {
             h.contains("\n7\n</text>") && h.matches("<rect").count() >= 4,
             "{h}"
         );
-        let b = bar_chart("per class", &names, &[("ema".into(), vec![0.5, 0.9])]).unwrap();
+        let b = bar_chart(
+            "per class",
+            "accuracy",
+            &names,
+            &[("ema".into(), vec![0.5, 0.9])],
+        )
+        .unwrap();
         assert!(b.contains("ema"));
         assert_eq!(class_colour(0), RGBColor(31, 119, 180));
         // Non-negative values (learning rates) keep the axis at or above 0; one point gets

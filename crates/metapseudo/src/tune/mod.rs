@@ -9,6 +9,7 @@
 
 pub mod journal;
 pub mod pruner;
+pub mod report;
 pub mod sampler;
 pub mod space;
 
@@ -269,7 +270,9 @@ pub fn run_study(opts: &TuneOptions) -> Result<Vec<TrialResult>> {
             break;
         }
     }
-    write_best(opts, &journal.read()?)?;
+    let study = journal.read()?;
+    write_best(opts, &study)?;
+    report::write_study_report(&opts.dir, &opts.space, &study)?;
     Ok(results)
 }
 
