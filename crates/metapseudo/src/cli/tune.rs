@@ -4,7 +4,7 @@
 use super::args::LayerArgs;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use metapseudo::tune::pruner::MedianPruner;
+use metapseudo::tune::pruner::{MedianPruner, Pruner, SuccessiveHalving};
 use metapseudo::tune::space::SearchSpace;
 use metapseudo::tune::{SamplerKind, TuneOptions, run_study};
 use std::path::PathBuf;
@@ -25,6 +25,8 @@ enum SamplerArg {
 enum PrunerArg {
     /// Stop a trial below the median of the finished trials at the same step.
     Median,
+    /// Successive halving: at rungs of N, rN, r^2 N steps only the best 1/r go on.
+    Halving,
     /// No pruning.
     None,
 }
@@ -58,15 +60,24 @@ pub struct TuneArgs {
     /// Random trials before TPE takes over.
     #[arg(long, default_value_t = 10)]
     startup_trials: usize,
+    /// TPE over all parameters jointly instead of one estimator per parameter.
+    #[arg(long)]
+    multivariate: bool,
     /// The pruner (trials report validation accuracy every train.eval_every steps).
     #[arg(long, value_enum, default_value_t = PrunerArg::Median)]
     pruner: PrunerArg,
     /// Finished trials before the pruner stops any.
     #[arg(long, default_value_t = 5)]
     prune_startup_trials: usize,
-    /// Steps before which no trial is pruned.
+    /// Steps before which no trial is pruned (median pruner).
     #[arg(long, default_value_t = 0)]
     prune_warmup_steps: u64,
+    /// Steps of successive halving's first rung (default: train.eval_every).
+    #[arg(long)]
+    halving_min_steps: Option<u64>,
+    /// Successive halving's reduction factor r.
+    #[arg(long, default_value_t = 4)]
+    halving_rate: u64,
     /// Validation samples per class, carved from the training pool's labeled samples outside
     /// the labeled set (when the base configuration sets no data.dev_per_class).
     #[arg(long, default_value_t = 20)]
@@ -99,8 +110,11 @@ pub fn run(args: TuneArgs) -> Result<()> {
     }
     let base = args.layers.with_flags(flags)?.resolve()?;
     let space = SearchSpace::read(&args.space, &base)?;
+    if args.halving_rate < 2 {
+        bail!("--halving-rate must be at least 2");
+    }
     let opts = TuneOptions {
-        base,
+        base: base.clone(),
         space,
         trials: args.trials,
         dir: args.study.clone(),
@@ -110,11 +124,16 @@ pub fn run(args: TuneArgs) -> Result<()> {
             SamplerArg::Random => SamplerKind::Random,
         },
         startup_trials: args.startup_trials,
+        multivariate: args.multivariate,
         pruner: match args.pruner {
-            PrunerArg::Median => Some(MedianPruner {
+            PrunerArg::Median => Some(Pruner::Median(MedianPruner {
                 startup_trials: args.prune_startup_trials,
                 warmup_steps: args.prune_warmup_steps,
-            }),
+            })),
+            PrunerArg::Halving => Some(Pruner::SuccessiveHalving(SuccessiveHalving {
+                min_steps: args.halving_min_steps.unwrap_or(base.train.eval_every),
+                rate: args.halving_rate,
+            })),
             PrunerArg::None => None,
         },
         validation_per_class: args.validation_per_class,

@@ -20,7 +20,7 @@ use crate::train::trainer::{EvalHook, Outcome, TrainOptions, train};
 use anyhow::{Context, Result, bail};
 use journal::{Journal, Study, Trial, TrialState, ops};
 use metapseudo_data::Rng;
-use pruner::MedianPruner;
+use pruner::Pruner;
 use sampler::{Observation, Sampler};
 use serde_json::{Value, json};
 use space::{Params, SearchSpace};
@@ -54,8 +54,10 @@ pub struct TuneOptions {
     pub sampler: SamplerKind,
     /// Random trials before TPE takes over.
     pub startup_trials: usize,
+    /// TPE over all parameters jointly (Optuna's `multivariate=True`).
+    pub multivariate: bool,
     /// The pruner; `None`: no pruning.
-    pub pruner: Option<MedianPruner>,
+    pub pruner: Option<Pruner>,
     /// Validation samples per class when the base configuration has none.
     pub validation_per_class: usize,
     /// Stop starting trials after this long.
@@ -91,6 +93,7 @@ impl TuneOptions {
         match self.sampler {
             SamplerKind::Tpe => Box::new(sampler::Tpe {
                 startup_trials: self.startup_trials,
+                multivariate: self.multivariate,
                 ..Default::default()
             }),
             SamplerKind::Random => Box::new(sampler::Random),

@@ -1,9 +1,74 @@
-//! Pruning: stopping hopeless trials early. [`MedianPruner`] is Optuna's `MedianPruner`: after
-//! its start-up trials, a trial whose reported value at a step is below the median of the other
-//! finished trials' values at that step stops there, kept in the study as pruned with its last
-//! value.
+//! Pruning: stopping hopeless trials early, kept in the study as pruned with their last value.
+//! [`MedianPruner`] is Optuna's `MedianPruner`: after its start-up trials, a trial whose value at
+//! a step is below the median of the other finished trials' values at that step stops there.
+//! [`SuccessiveHalving`] is Optuna's `SuccessiveHalvingPruner` (asynchronous successive halving):
+//! at rungs of `min_steps * rate^k` steps a trial goes on only if its value is among the best
+//! `1 / rate` of the values every trial reported at that rung.
 
 use super::journal::{Study, TrialState};
+
+/// A pruner.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Pruner {
+    /// Optuna's median pruner.
+    Median(MedianPruner),
+    /// Optuna's successive halving pruner.
+    SuccessiveHalving(SuccessiveHalving),
+}
+
+impl Pruner {
+    /// Whether trial `id`, reporting `value` at `step`, should stop.
+    pub fn prune(&self, study: &Study, id: usize, step: u64, value: f64) -> bool {
+        match self {
+            Pruner::Median(p) => p.prune(study, id, step, value),
+            Pruner::SuccessiveHalving(p) => p.prune(study, id, step, value),
+        }
+    }
+}
+
+/// Asynchronous successive halving.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SuccessiveHalving {
+    /// Steps of the first rung (a multiple of `train.eval_every`, where trials report).
+    pub min_steps: u64,
+    /// Reduction factor: the best `1 / rate` go on at each rung.
+    pub rate: u64,
+}
+
+impl SuccessiveHalving {
+    /// The rung `step` closes, if it is one: `min_steps * rate^k`.
+    fn rung(&self, step: u64) -> Option<u32> {
+        let mut at = self.min_steps.max(1);
+        for k in 0..64 {
+            if at == step {
+                return Some(k);
+            }
+            if at > step {
+                return None;
+            }
+            at = at.saturating_mul(self.rate.max(2));
+        }
+        None
+    }
+
+    /// Whether trial `id`, reporting `value` at `step`, should stop.
+    pub fn prune(&self, study: &Study, id: usize, step: u64, value: f64) -> bool {
+        if self.rung(step).is_none() {
+            return false;
+        }
+        let mut values: Vec<f64> = study
+            .trials
+            .iter()
+            .filter(|t| t.id != id)
+            .filter_map(|t| t.intermediate.get(&step).copied())
+            .filter(|v| v.is_finite())
+            .collect();
+        values.push(value);
+        values.sort_by(|a, b| b.total_cmp(a));
+        let promoted = (values.len() / self.rate.max(2) as usize).max(1);
+        value < values[promoted - 1]
+    }
+}
 
 /// Optuna's median pruner.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -72,6 +137,28 @@ mod tests {
             user_attrs: BTreeMap::new(),
             system_attrs: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn successive_halving_keeps_the_best_quarter_at_each_rung() {
+        let mut study = Study::default();
+        for (i, v) in [0.5, 0.6, 0.7, 0.8, 0.9, 0.4, 0.3].iter().enumerate() {
+            study.trials.push(trial(i, TrialState::Complete, *v));
+        }
+        let p = SuccessiveHalving {
+            min_steps: 10,
+            rate: 4,
+        };
+        // Eight values at step 10 (seven others and this one): the best two go on.
+        assert!(!p.prune(&study, 7, 10, 0.85));
+        assert!(p.prune(&study, 7, 10, 0.75));
+        assert!(!p.prune(&study, 7, 20, 0.1), "20 is not a rung");
+        assert_eq!(
+            (p.rung(40), p.rung(160), p.rung(30)),
+            (Some(1), Some(2), None)
+        );
+        // Alone at a rung, a trial goes on.
+        assert!(!p.prune(&Study::default(), 0, 10, 0.1));
     }
 
     #[test]
