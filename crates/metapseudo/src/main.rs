@@ -10,7 +10,12 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     cli::process::quiet_on_closed_pipe();
     cli::process::keep_freed_memory();
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    if let Err(e) = cli.set_threads() {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
+    let result = match cli.command {
         Command::Train(args) => cli::train::run(*args),
         Command::Finetune(args) => cli::finetune::run(args),
         Command::Eval(args) => cli::eval::run(args),

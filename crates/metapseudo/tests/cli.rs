@@ -528,3 +528,27 @@ fn values_that_mean_nothing_are_refused() {
     assert!(!out.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_thread_count_is_honoured_from_the_flag_and_the_environment() {
+    let step = [
+        "bench", "step", "--model", "mlp", "--shape", "2", "--steps", "2", "--warmup", "1",
+    ];
+    let threads = |out: &std::process::Output| -> String {
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.split_whitespace()
+            .find_map(|w| w.strip_prefix("threads=").map(String::from))
+            .unwrap_or_else(|| panic!("no thread count in {text}"))
+    };
+    let flag = metapseudo(&[&["--threads", "3"][..], &step[..]].concat());
+    assert_eq!(threads(&flag), "3");
+    let env = std::process::Command::new(env!("CARGO_BIN_EXE_metapseudo"))
+        .args(step)
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert_eq!(threads(&env), "1");
+    let zero = metapseudo(&["--threads", "0", "models"]);
+    assert!(!zero.status.success());
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--threads must be at least 1"));
+}

@@ -160,7 +160,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                     "{}",
                     serde_json::json!({
                         "model": model, "method": method, "batch": batch, "mu": mu,
-                        "shape": shape, "median_s": t.median_s, "min_s": t.min_s,
+                        "shape": shape, "threads": rayon::current_num_threads(),
+                        "median_s": t.median_s, "min_s": t.min_s,
                         "max_s": t.max_s, "images_per_s": images_per_s,
                         "rss_start_mib": mib(t.rss_start), "rss_before_mib": mib(t.rss_before),
                         "peak_rss_mib": mib(t.peak_rss), "device": config.train.device,
@@ -170,8 +171,11 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                 );
             } else {
                 println!(
-                    "model={model} method={method} batch={batch} mu={mu} shape={shape} device={} steps={steps} min_s={:.4} max_s={:.4}",
-                    config.train.device, t.min_s, t.max_s
+                    "model={model} method={method} batch={batch} mu={mu} shape={shape} device={} threads={} steps={steps} min_s={:.4} max_s={:.4}",
+                    config.train.device,
+                    rayon::current_num_threads(),
+                    t.min_s,
+                    t.max_s
                 );
                 println!("median_s={:.4}", t.median_s);
                 println!("images_per_s={images_per_s:.1}");

@@ -56,9 +56,30 @@ impl Interrupted {
 #[derive(Parser)]
 #[command(name = "metapseudo", version, about)]
 pub struct Cli {
+    /// Compute threads (default: RAYON_NUM_THREADS, else one per core). Data workers
+    /// (data.workers) come on top of them: on a small machine, count them in.
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
     /// The subcommand.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Sizes the compute thread pool: `--threads`, else `RAYON_NUM_THREADS`, else one thread
+    /// per core. Called once, before any computation.
+    pub fn set_threads(&self) -> anyhow::Result<()> {
+        if let Some(n) = self.threads {
+            if n == 0 {
+                anyhow::bail!("--threads must be at least 1");
+            }
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build_global()
+                .map_err(|e| anyhow::anyhow!("cannot size the thread pool: {e}"))?;
+        }
+        Ok(())
+    }
 }
 
 /// The subcommands.

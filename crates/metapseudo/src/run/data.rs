@@ -81,7 +81,7 @@ fn load_options(config: &Config) -> Result<LoadOptions> {
                 "" | "auto" => None,
                 other => Some(PathBuf::from(other)),
             },
-            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            threads: rayon::current_num_threads(),
         },
         folder_cache_auto: d.cache_dir == "auto",
         cifar100_label: match d.cifar100_label {
