@@ -231,3 +231,35 @@ fn two_processes_share_one_study_without_counting_a_trial_twice() {
     assert!(s.trials.iter().all(|t| t.state.is_finished()));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_journal_written_by_optuna_reads_as_optuna_left_it() {
+    // Written by Optuna 5.1.0's JournalFileBackend: two complete trials (a float on a log
+    // scale, an int with a step, a categorical, a report at step 10, a user attribute), one
+    // failed and one pruned with the value 0.3.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/optuna-5.1-journal.log");
+    let copy = temp_dir("tune-fixture").join("study.log");
+    std::fs::copy(&path, &copy).unwrap();
+    let s = Journal::open(&copy).unwrap().read().unwrap();
+    assert!(s.created);
+    let states: Vec<TrialState> = s.trials.iter().map(|t| t.state).collect();
+    use TrialState::*;
+    assert_eq!(states, [Complete, Complete, Fail, Pruned]);
+    let t = &s.trials[0];
+    assert_eq!(t.params["b"].0, 16.0);
+    assert_eq!(t.params["m"].0, 1.0);
+    assert!(t.params["lr"].1.contains("\"log\": true"));
+    assert_eq!(t.value, Some(t.params["lr"].0));
+    assert_eq!(t.intermediate[&10], 0.5);
+    assert_eq!(t.user_attrs["test"], 0.7);
+    assert_eq!(s.trials[3].value, Some(0.3));
+    // The same distributions as Optuna writes, for a space of the same parameters.
+    let space = metapseudo::tune::space::SearchSpace::parse(
+        "[params.lr]\ntype = \"float\"\nlow = 0.001\nhigh = 1.0\nlog = true\n[params.b]\ntype = \"int\"\nlow = 16\nhigh = 64\nstep = 16\n[params.m]\ntype = \"categorical\"\nchoices = [\"hard\", \"soft\"]\n",
+    )
+    .unwrap();
+    let json = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+    for (k, d) in &space.params {
+        assert_eq!(json(&d.to_optuna_json()), json(&t.params[k].1), "{k}");
+    }
+}
