@@ -442,3 +442,36 @@ fn json_step(line: &str) -> u64 {
         .as_u64()
         .unwrap()
 }
+
+#[test]
+fn a_run_that_cannot_write_its_first_files_leaves_no_half_made_folder() {
+    let dir = temp_dir("first-files");
+    let out = dir.join("run");
+    // A directory where split.json's temporary file must go makes that write fail, as a full
+    // disk would after config.toml.
+    std::fs::create_dir_all(out.join(".split.json.tmp")).unwrap();
+    let o = metapseudo(&[
+        "train",
+        "--quiet",
+        "--steps",
+        "20",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(".split.json.tmp"), "{err}");
+    for left in [
+        "config.toml",
+        "split.json",
+        "preprocess.json",
+        ".config.toml.tmp",
+        ".lock",
+    ] {
+        assert!(!out.join(left).exists(), "{left} was left behind");
+    }
+    // The folder takes a new run once the obstacle is gone.
+    std::fs::remove_dir(out.join(".split.json.tmp")).unwrap();
+    train(&out, &["--steps", "20"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
