@@ -153,7 +153,9 @@ fn squared_distances(rows: &Rows) -> Vec<f64> {
 fn joint_probabilities(dist: &[f64], n: usize, perplexity: f64) -> Vec<f64> {
     let target = perplexity.min((n - 1) as f64 / 3.0).max(1.0).ln();
     let mut p = vec![0.0; n * n];
-    for i in 0..n {
+    // Each row's bisection on its own thread; rows are independent, so the result does not
+    // depend on the number of threads.
+    p.par_chunks_mut(n).enumerate().for_each(|(i, out)| {
         let row = &dist[i * n..(i + 1) * n];
         let (mut beta, mut lo, mut hi) = (1.0f64, 0.0f64, f64::INFINITY);
         for _ in 0..60 {
@@ -188,13 +190,13 @@ fn joint_probabilities(dist: &[f64], n: usize, perplexity: f64) -> Vec<f64> {
         for j in 0..n {
             if j != i {
                 let e = (-beta * row[j]).exp();
-                p[i * n + j] = e;
+                out[j] = e;
                 sum += e;
             }
         }
         let sum = sum.max(1e-300);
-        p[i * n..(i + 1) * n].iter_mut().for_each(|v| *v /= sum);
-    }
+        out.iter_mut().for_each(|v| *v /= sum);
+    });
     let mut joint = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
@@ -220,39 +222,31 @@ pub fn tsne_2d(rows: &Rows, opts: TsneOptions) -> Vec<[f64; 2]> {
     let mut velocity = vec![[0.0f64; 2]; n];
     let mut gains = vec![[1.0f64; 2]; n];
     let rate = (n as f64 / 12.0).max(50.0);
-    let mut num = vec![0.0f64; n * n];
+    // The O(n²) work runs in f32 (eight lanes of AVX2), the positions and steps in f64.
+    let p: Vec<f32> = p.iter().map(|&v| v as f32).collect();
+    let mut num = vec![0.0f32; n * n];
     let mut grads = vec![[0.0f64; 2]; n];
     for iter in 0..opts.iterations {
-        let exaggeration = if iter < 100 { 12.0 } else { 1.0 };
+        let exaggeration = if iter < 100 { 12.0f32 } else { 1.0 };
         let momentum = if iter < 250 { 0.5 } else { 0.8 };
+        let xs: Vec<f32> = yx.iter().map(|&v| v as f32).collect();
+        let ys: Vec<f32> = yy.iter().map(|&v| v as f32).collect();
         // Rows of the Student-t kernel, each row by one thread; sums in a fixed order, so the
         // result does not depend on the number of threads.
         let row_sums: Vec<f64> = num
             .par_chunks_mut(n)
             .enumerate()
             .map(|(i, row)| {
-                let (xi, yi) = (yx[i], yy[i]);
-                for ((q, &xj), &yj) in row.iter_mut().zip(&yx).zip(&yy) {
-                    let (dx, dy) = (xi - xj, yi - yj);
-                    *q = 1.0 / (1.0 + dx * dx + dy * dy);
-                }
+                kernel_row((xs[i], ys[i]), &xs, &ys, row);
                 row[i] = 0.0;
-                lane_sums([row], |[q]| [q, 0.0])[0]
+                lane_sum(row)
             })
             .collect();
-        let inverse_total = 1.0 / row_sums.iter().sum::<f64>().max(1e-300);
+        let inverse_total = (1.0 / row_sums.iter().sum::<f64>().max(1e-300)) as f32;
         grads.par_iter_mut().enumerate().for_each(|(i, g)| {
-            let (xi, yi) = (yx[i], yy[i]);
-            let rows = [
-                &num[i * n..(i + 1) * n],
-                &p[i * n..(i + 1) * n],
-                &yx[..],
-                &yy[..],
-            ];
-            let [gx, gy] = lane_sums(rows, |[q, p, xj, yj]| {
-                let c = (exaggeration * p - q * inverse_total) * q;
-                [c * (xi - xj), c * (yi - yj)]
-            });
+            let rows = (&num[i * n..(i + 1) * n], &p[i * n..(i + 1) * n]);
+            let scale = (exaggeration, inverse_total);
+            let [gx, gy] = gradient_row((xs[i], ys[i]), rows, (&xs, &ys), scale);
             *g = [4.0 * gx, 4.0 * gy];
         });
         for i in 0..n {
@@ -282,27 +276,61 @@ pub fn tsne_2d(rows: &Rows, opts: TsneOptions) -> Vec<[f64; 2]> {
     yx.into_iter().zip(yy).map(|(x, y)| [x, y]).collect()
 }
 
-/// The sums over `j` of the two terms `f([rows[0][j], rows[1][j], ...])`, each summed in four
-/// interleaved lanes: a fixed order (the same on any number of threads) that the compiler can
-/// vectorise.
-fn lane_sums<const R: usize>(rows: [&[f64]; R], f: impl Fn([f64; R]) -> [f64; 2]) -> [f64; 2] {
-    let n = rows[0].len();
-    let rows = rows.map(|r| &r[..n]);
-    let at = |j: usize| f(std::array::from_fn(|r| rows[r][j]));
-    let (mut first, mut second) = ([0.0f64; 4], [0.0f64; 4]);
-    let whole = n / 4 * 4;
-    for j in (0..whole).step_by(4) {
-        for (l, (x, y)) in first.iter_mut().zip(&mut second).enumerate() {
-            let [a, b] = at(j + l);
-            *x += a;
-            *y += b;
+/// Lanes of the t-SNE kernels: eight f32 values, an AVX2 register.
+const LANES: usize = 8;
+
+/// Row `i` of the Student-t kernel: `q_j = 1 / (1 + |y_i - y_j|²)` for every `j`.
+fn kernel_row((xi, yi): (f32, f32), xs: &[f32], ys: &[f32], row: &mut [f32]) {
+    for ((q, &xj), &yj) in row.iter_mut().zip(xs).zip(ys) {
+        let (dx, dy) = (xi - xj, yi - yj);
+        *q = 1.0 / (1.0 + dx * dx + dy * dy);
+    }
+}
+
+/// The sum of `v` in eight interleaved lanes: a fixed order (the same on any number of
+/// threads) that vectorises.
+fn lane_sum(v: &[f32]) -> f64 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = v.chunks_exact(LANES);
+    let tail: f64 = chunks.remainder().iter().map(|&x| f64::from(x)).sum();
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] += c[l];
         }
     }
-    let mut out = [first, second].map(|a| (a[0] + a[1]) + (a[2] + a[3]));
+    acc.iter().map(|&x| f64::from(x)).sum::<f64>() + tail
+}
+
+/// Row `i` of the t-SNE gradient (without its factor 4): the sum over `j` of
+/// `(exaggeration p_ij - q_ij / Z) q_ij (y_i - y_j)`, in eight lanes as [`lane_sum`].
+fn gradient_row(
+    (xi, yi): (f32, f32),
+    (q, p): (&[f32], &[f32]),
+    (xs, ys): (&[f32], &[f32]),
+    (exaggeration, inverse_total): (f32, f32),
+) -> [f64; 2] {
+    let n = q.len();
+    let (p, xs, ys) = (&p[..n], &xs[..n], &ys[..n]);
+    let (mut ax, mut ay) = ([0.0f32; LANES], [0.0f32; LANES]);
+    let whole = n / LANES * LANES;
+    for j in (0..whole).step_by(LANES) {
+        let (q, p, xs, ys) = (
+            &q[j..j + LANES],
+            &p[j..j + LANES],
+            &xs[j..j + LANES],
+            &ys[j..j + LANES],
+        );
+        for l in 0..LANES {
+            let c = (exaggeration * p[l] - q[l] * inverse_total) * q[l];
+            ax[l] += c * (xi - xs[l]);
+            ay[l] += c * (yi - ys[l]);
+        }
+    }
+    let mut out = [ax, ay].map(|a| a.iter().map(|&v| f64::from(v)).sum::<f64>());
     for j in whole..n {
-        let [a, b] = at(j);
-        out[0] += a;
-        out[1] += b;
+        let c = (exaggeration * p[j] - q[j] * inverse_total) * q[j];
+        out[0] += f64::from(c * (xi - xs[j]));
+        out[1] += f64::from(c * (yi - ys[j]));
     }
     out
 }
