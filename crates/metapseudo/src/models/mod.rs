@@ -5,6 +5,7 @@ pub mod mlp;
 pub mod plain_cnn;
 pub mod reduced;
 pub mod resnet;
+pub mod weights;
 pub mod wrn;
 
 use crate::config::{Activation as ActivationName, InitScheme, ModelConfig, ModelName};
