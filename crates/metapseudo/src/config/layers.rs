@@ -258,7 +258,6 @@ impl ConfigLayers {
         table.insert("preset".into(), Value::String(preset));
         let config = config_from_table(table)?;
         config.validate()?;
-        config.check_machine(&super::machine::Machine::this())?;
         Ok((config, notes))
     }
 }

@@ -52,20 +52,13 @@ impl WeightFile {
         let (mut tensors, mut other) = (BTreeMap::new(), BTreeMap::new());
         for (name, view) in st.tensors() {
             let floats = match view.dtype() {
-                Dtype::F32 => Some(convert(view.data(), 4, |c| {
-                    f32::from_le_bytes([c[0], c[1], c[2], c[3]])
-                })),
-                Dtype::F64 => Some(convert(view.data(), 8, |c| {
-                    f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32
-                })),
-                Dtype::F16 => Some(convert(view.data(), 2, |c| {
-                    half::f16::from_le_bytes([c[0], c[1]]).to_f32()
-                })),
-                Dtype::BF16 => Some(convert(view.data(), 2, |c| {
-                    half::bf16::from_le_bytes([c[0], c[1]]).to_f32()
-                })),
+                Dtype::F32 => Some(Float::F32),
+                Dtype::F64 => Some(Float::F64),
+                Dtype::F16 => Some(Float::F16),
+                Dtype::BF16 => Some(Float::BF16),
                 _ => None,
-            };
+            }
+            .map(|kind| kind.decode(view.data()));
             match floats {
                 Some(values) => {
                     tensors.insert(
@@ -105,28 +98,20 @@ impl WeightFile {
         };
         let (mut tensors, mut other) = (BTreeMap::new(), BTreeMap::new());
         for (name, t) in reader.tensors() {
-            let convert_with = |size: usize, f: &dyn Fn(&[u8]) -> f32| -> Result<Vec<f32>> {
-                let raw = t
-                    .read()
-                    .with_context(|| format!("{}: tensor '{name}'", path.display()))?;
-                Ok(convert(&raw, size, f))
-            };
-            let values = match t.dtype() {
-                DType::F32 => convert_with(4, &|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))?,
-                DType::F64 => convert_with(8, &|c| {
-                    f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32
-                })?,
-                DType::F16 => {
-                    convert_with(2, &|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())?
-                }
-                DType::BF16 => {
-                    convert_with(2, &|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())?
-                }
+            let kind = match t.dtype() {
+                DType::F32 => Float::F32,
+                DType::F64 => Float::F64,
+                DType::F16 => Float::F16,
+                DType::BF16 => Float::BF16,
                 other_type => {
                     other.insert(name.clone(), format!("{other_type:?}"));
                     continue;
                 }
             };
+            let raw = t
+                .read()
+                .with_context(|| format!("{}: tensor '{name}'", path.display()))?;
+            let values = kind.decode(&raw);
             if values.len() != t.num_elements() {
                 bail!(
                     "{}: tensor '{name}' holds {} values, its shape {:?} needs {}",
@@ -159,9 +144,37 @@ impl WeightFile {
     }
 }
 
-/// Little-endian elements of `size` bytes as f32.
-fn convert(raw: &[u8], size: usize, f: impl Fn(&[u8]) -> f32) -> Vec<f32> {
-    raw.chunks_exact(size).map(f).collect()
+/// The floating-point element types a weight file may hold.
+#[derive(Clone, Copy, Debug)]
+enum Float {
+    F32,
+    F64,
+    F16,
+    BF16,
+}
+
+impl Float {
+    /// Little-endian elements of this type as f32.
+    fn decode(self, raw: &[u8]) -> Vec<f32> {
+        match self {
+            Float::F32 => raw
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            Float::F64 => raw
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+                .collect(),
+            Float::F16 => raw
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            Float::BF16 => raw
+                .chunks_exact(2)
+                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+        }
+    }
 }
 
 #[cfg(test)]

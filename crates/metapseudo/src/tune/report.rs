@@ -146,10 +146,7 @@ pub fn write_study_report(dir: &Path, space: &SearchSpace, study: &Study) -> Res
         .map(|t| usize::from(t.state == TrialState::Pruned))
         .collect();
     for (key, d) in &space.params {
-        let log = matches!(
-            d,
-            Distribution::Float { log: true, .. } | Distribution::Int { log: true, .. }
-        );
+        let log = d.is_log();
         let pts: Vec<[f64; 2]> = trials
             .iter()
             .map(|t| {

@@ -122,16 +122,9 @@ fn scale(d: &Distribution) -> (f64, f64) {
     }
 }
 
-fn is_log(d: &Distribution) -> bool {
-    matches!(
-        d,
-        Distribution::Float { log: true, .. } | Distribution::Int { log: true, .. }
-    )
-}
-
 /// The value of a point `x` of the search scale.
 fn from_scale(d: &Distribution, x: f64) -> ParamValue {
-    let v = if is_log(d) { x.exp() } else { x };
+    let v = if d.is_log() { x.exp() } else { x };
     match *d {
         Distribution::Float { low, high, .. } => Value::Float(v.clamp(low, high)),
         Distribution::Int {
@@ -183,7 +176,7 @@ fn suggest_one(
         return choices[best].clone();
     }
     let (lo, hi) = scale(d);
-    let to_scale = |x: f64| if is_log(d) { x.ln() } else { x };
+    let to_scale = |x: f64| if d.is_log() { x.ln() } else { x };
     let l = Parzen::fit(
         &good.iter().map(|&x| to_scale(x)).collect::<Vec<_>>(),
         lo,
@@ -305,7 +298,7 @@ impl<'a> Joint<'a> {
                     .iter()
                     .map(|(k, d)| {
                         let x = d.to_internal(o.params.get(k)?);
-                        Some(if is_log(d) { x.ln() } else { x })
+                        Some(if d.is_log() { x.ln() } else { x })
                     })
                     .collect()
             })

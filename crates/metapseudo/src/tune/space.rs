@@ -136,6 +136,14 @@ impl Distribution {
         }
     }
 
+    /// Whether the parameter is searched on a log scale.
+    pub fn is_log(&self) -> bool {
+        matches!(
+            self,
+            Distribution::Float { log: true, .. } | Distribution::Int { log: true, .. }
+        )
+    }
+
     /// The extreme and middle values, each checked against the configuration before a trial.
     fn probes(&self) -> Vec<ParamValue> {
         match self {
